@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CatalogIntegrationsConfig(AppConfig):
+    name = "catalog_integrations"
+    verbose_name = "Integrations"

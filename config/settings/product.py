@@ -1,0 +1,24 @@
+"""The product's tunables; see the configuration table in the README."""
+
+from config.email import email_settings
+
+from ._env import ENV
+
+ENVIRONMENT = ENV.ENVIRONMENT
+MAX_INGEST_BODY_BYTES = ENV.MAX_INGEST_BODY_BYTES
+RAW_PAYLOAD_RETENTION_DAYS = ENV.RAW_PAYLOAD_RETENTION_DAYS
+IDENTITY_HOLD_SECONDS = ENV.IDENTITY_HOLD_SECONDS
+DELIVERY_MAX_ATTEMPTS = ENV.DELIVERY_MAX_ATTEMPTS
+SHOPIFY_PREVIOUS_SECRET_GRACE_SECONDS = ENV.SHOPIFY_PREVIOUS_SECRET_GRACE_SECONDS
+MIXPANEL_CUSTOM_HOSTS = ENV.mixpanel_custom_hosts
+REDIS_URL = ENV.REDIS_URL
+
+# Integration packages found outside catalog_integrations/ (dotted paths; tests use it).
+EXTRA_INTEGRATIONS: list[str] = []
+
+# Django's upload limit matches the ingest limit, so a big body is refused, not buffered.
+DATA_UPLOAD_MAX_MEMORY_SIZE = ENV.MAX_INGEST_BODY_BYTES
+
+globals().update(email_settings(ENV.EMAIL_URL, production=ENV.is_production))
+DEFAULT_FROM_EMAIL = "Analytics <no-reply@" + ENV.base_host + ">"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -1,0 +1,36 @@
+from ._env import ENV
+
+TENANT_MODEL = "tenants.Organisation"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+
+# New organisations are cloned from this migrated, empty schema (see tenants.services).
+TENANT_BASE_SCHEMA = "organisation_base"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+
+# The shared cache: Redis when configured, else a table in the public schema.
+# Keys carry the schema name (django-tenants' key function) so organisations never
+# read each other's entries.
+if ENV.REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": ENV.REDIS_URL,
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+            "TIMEOUT": 300,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "shared_cache",
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+            "TIMEOUT": 300,
+        }
+    }
+
+# How long a host lookup is trusted; changes drop it at once, this bounds staleness.
+ORGANISATION_HOST_CACHE_SECONDS = 300

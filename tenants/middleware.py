@@ -1,0 +1,108 @@
+import logging
+import time
+import uuid
+
+from django.db import connection
+from django.http import HttpResponseNotFound, JsonResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from config.logging import organisation_var, request_id_var
+
+from .cache import cached_organisation, remember_host
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+# Paths served without sessions, messages or CSRF: machine-to-machine traffic.
+API_PREFIXES = ("/api/", "/o/")
+
+
+class HealthCheckMiddleware:
+    """`/healthz` on any host, before tenant routing: liveness plus a database round trip."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path != HEALTH_PATH:
+            return self.get_response(request)
+        try:
+            connection.set_schema_to_public()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception:
+            logger.exception("healthz_database_unreachable")
+            return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+        return JsonResponse({"status": "ok", "database": "ok"})
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
+        request.request_id = request_id or uuid.uuid4().hex
+        token = request_id_var.set(request.request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+            organisation_var.set(None)
+        response["X-Request-Id"] = request.request_id
+        logger.debug(
+            "request_finished",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return response
+
+
+class OrganisationMiddleware(TenantMainMiddleware):
+    """Routes by host (case-insensitive, port ignored); unknown hosts get a bare 404."""
+
+    @staticmethod
+    def hostname_from_request(request):
+        return request.get_host().split(":")[0].lower().rstrip(".")
+
+    def get_tenant(self, domain_model, hostname):
+        found, organisation = cached_organisation(hostname)
+        if found is None:
+            domain = domain_model.objects.select_related("tenant").filter(domain=hostname).first()
+            organisation = domain.tenant if domain else None
+            remember_host(hostname, organisation)
+        if organisation is None:
+            raise domain_model.DoesNotExist(hostname)
+        return organisation
+
+    def process_request(self, request):
+        response = super().process_request(request)
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None:
+            organisation_var.set(tenant.schema_name)
+        return response
+
+    def no_tenant_found(self, request, hostname):
+        return HttpResponseNotFound(b"Not found.", content_type="text/plain; charset=utf-8")
+
+
+class ApiSessionBypassMiddleware:
+    """API and OAuth2 routes are token-authenticated: no CSRF check, no session work.
+
+    Marks the request so CsrfViewMiddleware skips it; SessionMiddleware still attaches a
+    lazy session that is never loaded because nothing on these routes touches it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIXES):
+            request._dont_enforce_csrf_checks = True
+        return self.get_response(request)

@@ -1,0 +1,99 @@
+from django.conf import settings
+from django.db import connection, models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_public_schema_name
+
+from .slugs import validate_domain
+
+
+class OrganisationQuerySet(models.QuerySet):
+    def clients(self):
+        """Real organisations: not the public schema, not the base schema for cloning."""
+        return self.exclude(schema_name__in=[get_public_schema_name(), settings.TENANT_BASE_SCHEMA])
+
+    def delete(self):
+        # A bulk delete would leave schemas behind: delete one by one, dropping each.
+        deleted = 0
+        for organisation in self:
+            organisation.delete()
+            deleted += 1
+        return deleted, {self.model._meta.label: deleted}
+
+
+class Organisation(TenantMixin):
+    name = models.CharField(max_length=200)
+    slug = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+    # Structure only: the base schema is empty, and must stay so.
+    clone_mode = "NODATA"
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name or self.schema_name
+
+    def get_base_schema(self):
+        if self.schema_name == settings.TENANT_BASE_SCHEMA:
+            return False
+        return super().get_base_schema()
+
+    @property
+    def portal_url(self) -> str:
+        from .urls import organisation_base_url
+
+        return organisation_base_url(self.slug)
+
+    def delete(self, *args, **kwargs):
+        from .cache import forget_hosts
+
+        hosts = list(self.domains.values_list("domain", flat=True))
+        with connection.cursor() as cursor:
+            # Rows written earlier in this transaction must not hold up DROP SCHEMA.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        result = super().delete(*args, **kwargs)
+        forget_hosts(hosts)
+        return result
+
+
+class Domain(DomainMixin):
+    def clean(self):
+        validate_domain(self.domain)
+
+    def save(self, *args, **kwargs):
+        validate_domain(self.domain)
+        from .cache import forget_hosts
+
+        if self.pk:
+            previous = type(self).objects.filter(pk=self.pk).values_list("domain", flat=True)
+            forget_hosts(list(previous))
+        super().save(*args, **kwargs)
+        forget_hosts([self.domain])
+
+    def delete(self, *args, **kwargs):
+        from .cache import forget_hosts
+
+        result = super().delete(*args, **kwargs)
+        forget_hosts([self.domain])
+        return result
+
+
+class WorkDue(models.Model):
+    """Organisations with deliveries due: the sweep reads this, never every schema."""
+
+    organisation = models.OneToOneField(
+        Organisation, on_delete=models.CASCADE, related_name="work_due"
+    )
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name_plural = "work due"
+
+    def __str__(self):
+        return f"{self.organisation_id} due {self.due_at:%Y-%m-%d %H:%M:%S}"

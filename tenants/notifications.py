@@ -1,0 +1,24 @@
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django_tenants.utils import tenant_context
+
+from .models import Organisation
+from .urls import organisation_base_url
+
+
+def send_admin_verification(*, organisation: Organisation, email: str) -> None:
+    """Mail the first admin a link that verifies their address on their own portal."""
+    with tenant_context(organisation):
+        address = EmailAddress.objects.get(email=email)
+        key = EmailConfirmationHMAC(address).key
+        path = reverse("account_confirm_email", args=[key])
+    link = organisation_base_url(organisation.slug).rstrip("/") + path
+    context = {"organisation": organisation, "link": link}
+    send_mail(
+        subject=f"Confirm your email for {organisation.name}",
+        message=render_to_string("tenants/email/verify_admin.txt", context),
+        from_email=None,
+        recipient_list=[email],
+    )

@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import is_ratelimited
+
+from accounts.actors import Actor
+from accounts.errors import ApplicationError
+
+from .forms import SignupForm
+from .notifications import send_admin_verification
+from .services import organisation_create
+
+
+def landing(request):
+    return render(request, "tenants/landing.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        limited = is_ratelimited(
+            request,
+            group="public-signup",
+            key="ip",
+            rate=settings.SIGNUP_RATE_LIMIT,
+            method="POST",
+            increment=True,
+        )
+        if limited:
+            return render(request, "tenants/signup_limited.html", status=429)
+        if form.is_valid():
+            return _provision(request, form)
+    return render(request, "tenants/signup.html", {"form": form})
+
+
+def _provision(request, form):
+    data = form.cleaned_data
+    try:
+        provisioned = organisation_create(
+            slug=data["slug"],
+            name=data["name"],
+            admin_email=data["admin_email"],
+            admin_password=data["password"],
+            email_verified=False,
+            actor=Actor.system("sign-up"),
+        )
+    except ApplicationError as exc:
+        for error in exc.errors or []:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        if not exc.errors:
+            form.add_error("slug" if exc.code == "slug_taken" else None, exc.detail)
+        return render(request, "tenants/signup.html", {"form": form}, status=400)
+
+    organisation = provisioned.organisation
+    email = provisioned.admin.email
+    transaction.on_commit(lambda: send_admin_verification(organisation=organisation, email=email))
+    request.session["signed_up"] = {"email": email, "portal_url": organisation.portal_url}
+    messages.success(request, "Your organisation is ready.")
+    return redirect("signup_done")
+
+
+def signup_done(request):
+    details = request.session.get("signed_up")
+    if not details:
+        return redirect("signup")
+    return render(request, "tenants/signup_done.html", details)

@@ -1,0 +1,116 @@
+"""Shared fixtures: two organisations, `acme` and `borealis`, each with an admin.
+
+The organisations are provisioned once per session. Tests run inside a transaction
+(pytest-django's `db`), so rows they write vanish; schemas do not roll back, so a test
+that provisions an organisation must delete it (see `provisioned`). After every test
+the connection is back on the public schema (CASES C12).
+"""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context, tenant_context
+
+from accounts.actors import Actor
+from accounts.models import Member
+from tenants.models import Organisation
+from tenants.services import organisation_create, organisation_delete
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass
+class Org:
+    organisation: Organisation
+    admin: Member
+    host: str
+
+    @property
+    def slug(self) -> str:
+        return self.organisation.slug
+
+    def client(self) -> Client:
+        """A fresh, anonymous client for this organisation's host."""
+        return Client(HTTP_HOST=self.host)
+
+    def signed_in(self, member: Member | None = None) -> Client:
+        client = self.client()
+        with tenant_context(self.organisation):
+            client.force_login(member or self.admin)
+        return client
+
+
+def _ensure_organisation(slug: str, name: str) -> Org:
+    email = f"admin@{slug}.test"
+    organisation = Organisation.objects.filter(slug=slug).first()
+    if organisation is None:
+        with schema_context("public"), connection.cursor() as cursor:
+            # A transactional test may have flushed the row but not the schema.
+            cursor.execute(f'DROP SCHEMA IF EXISTS "{slug}" CASCADE')
+        organisation = organisation_create(
+            slug=slug,
+            name=name,
+            admin_email=email,
+            admin_password=PASSWORD,
+            actor=Actor.system("tests"),
+        ).organisation
+    with tenant_context(organisation):
+        admin = Member.objects.get(email=email)
+    connection.set_schema_to_public()
+    return Org(organisation, admin, f"{slug}.localhost")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        _ensure_organisation("acme", "Acme Corp")
+        _ensure_organisation("borealis", "Borealis Ltd")
+    yield
+
+
+@pytest.fixture
+def acme(db) -> Org:
+    return _ensure_organisation("acme", "Acme Corp")
+
+
+@pytest.fixture
+def borealis(db) -> Org:
+    return _ensure_organisation("borealis", "Borealis Ltd")
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_each_test():
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and host lookups from one test never leak into the next."""
+    try:
+        cache.clear()
+    except Exception:  # noqa: S110 - the cache table may not exist before db set-up
+        pass
+    yield
+
+
+@pytest.fixture
+def provisioned(db):
+    """Organisations a test creates itself; deleted with their schemas afterwards."""
+    created: list[str] = []
+    yield created
+    for slug in created:
+        organisation = Organisation.objects.filter(slug=slug).first()
+        if organisation:
+            organisation_delete(organisation=organisation, actor=Actor.system("tests"))
+    connection.set_schema_to_public()
+
+
+def pytest_configure(config):
+    # Playwright's sync API runs an event loop in the test thread; the ORM calls that
+    # fixtures make there are still synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
