@@ -38,6 +38,12 @@ api = NinjaAPI(
 )
 
 
+def _mount_routers() -> None:
+    from events.api import router as events_router
+
+    api.add_router("", events_router)
+
+
 def error_response(request, *, status: int, detail: str, code: str | None = None, errors=None):
     body = {"detail": detail, "code": code or STATUS_CODES.get(status, "error")}
     if errors:
@@ -95,3 +101,6 @@ def _not_found(request, exc):
 def _unexpected(request, exc):
     logger.exception("api_unexpected_error", extra={"path": request.path})
     return error_response(request, status=500, detail="Internal error.", code="internal_error")
+
+
+_mount_routers()

@@ -78,9 +78,7 @@ class Purchase(models.Model):
     external_customer_id = models.CharField(max_length=255, blank=True)
     amount = models.DecimalField(max_digits=20, decimal_places=6)
     currency = models.CharField(max_length=3)
-    presentment_amount = models.DecimalField(
-        max_digits=20, decimal_places=6, null=True, blank=True
-    )
+    presentment_amount = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     presentment_currency = models.CharField(max_length=3, blank=True)
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)

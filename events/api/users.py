@@ -1,0 +1,1 @@
+"""`/api/v1/users`: the organisation's shoppers and their platform identities."""
