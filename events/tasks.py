@@ -1,0 +1,58 @@
+"""Background work for deliveries: the dispatch task, its enqueue guard and the sweep.
+
+Tasks take the organisation's schema name as an argument and enter it themselves; they
+never trust the connection's current schema, and always leave it on public.
+"""
+
+import logging
+
+from django.core.cache import cache
+from django_q.tasks import async_task
+from django_tenants.utils import schema_context
+
+logger = logging.getLogger(__name__)
+
+# A queued task clears its marker when it starts. If the task is lost (a broker or
+# cluster crash) the marker lapses after this long and the sweep may queue another.
+DISPATCH_MARKER_SECONDS = 30
+
+DISPATCH_TASK = "events.tasks.dispatch_deliveries"
+
+
+def _marker_key(schema_name: str, destination_id) -> str:
+    return f"dispatch-queued:{schema_name}:{destination_id}"
+
+
+def dispatch_enqueue(*, schema_name: str, destination_id) -> None:
+    """Queue a dispatch task for one organisation and destination, unless one is queued.
+
+    Call it after commit (`transaction.on_commit`). At most one task per organisation
+    and destination waits in the queue at a time: a marker in the shared cache, set
+    atomically here and cleared when the task starts, so work recorded while a task
+    runs gets one more task, never a pile of them.
+    """
+    destination_id = str(destination_id)
+    # Cache keys carry the current schema: pin it, so every caller makes the same key.
+    with schema_context(schema_name):
+        queued = cache.add(_marker_key(schema_name, destination_id), 1, DISPATCH_MARKER_SECONDS)
+    if not queued:
+        return
+    async_task(
+        DISPATCH_TASK,
+        schema_name,
+        destination_id,
+        task_name=f"dispatch {schema_name} {destination_id}",
+    )
+
+
+def _marker_clear(schema_name: str, destination_id: str) -> None:
+    with schema_context(schema_name):
+        cache.delete(_marker_key(schema_name, destination_id))
+
+
+def dispatch_deliveries(schema_name: str, destination_id: str) -> dict:
+    """The dispatch task: one turn of batches for one organisation and destination."""
+    from .dispatch import dispatch_turn
+
+    _marker_clear(schema_name, destination_id)
+    return dispatch_turn(schema_name=schema_name, destination_id=destination_id)
