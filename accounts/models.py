@@ -85,3 +85,37 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class ApiClient(models.Model):
+    """An organisation's API client: a client-credentials OAuth2 application plus what
+    django-oauth-toolkit's model cannot hold (its granted scopes, last use, revocation).
+
+    No database constraint on the link: `accounts` also has tables in the public schema,
+    where the OAuth2 tables do not exist. The ORM still cascades deletes.
+    """
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="api_client",
+    )
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=255, blank=True)
+    # Written at most once a minute per client (see accounts.api_auth).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.application.name
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
