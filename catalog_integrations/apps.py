@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CatalogIntegrationsConfig(AppConfig):
     name = "catalog_integrations"
     verbose_name = "Integrations"
+
+    def ready(self):
+        from . import registry
+
+        registry.discover()

@@ -1,0 +1,1 @@
+"""The generic API integration: any system posts purchases with the installation's key."""

@@ -1,0 +1,1 @@
+"""Shopify: orders and refunds arrive as signed webhooks."""
