@@ -39,9 +39,11 @@ api = NinjaAPI(
 
 
 def _mount_routers() -> None:
+    from catalog_integrations.registry import mount_routers
     from events.api import router as events_router
 
     api.add_router("", events_router)
+    mount_routers(api)
 
 
 def error_response(request, *, status: int, detail: str, code: str | None = None, errors=None):
