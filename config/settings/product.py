@@ -2,7 +2,7 @@
 
 from config.email import email_settings
 
-from ._env import ENV
+from ._env import ENV, TESTING
 
 ENVIRONMENT = ENV.ENVIRONMENT
 MAX_INGEST_BODY_BYTES = ENV.MAX_INGEST_BODY_BYTES
@@ -14,7 +14,8 @@ MIXPANEL_CUSTOM_HOSTS = ENV.mixpanel_custom_hosts
 REDIS_URL = ENV.REDIS_URL
 
 # Integration packages found outside catalog_integrations/ (dotted paths; tests use it).
-EXTRA_INTEGRATIONS: list[str] = []
+# Under pytest the registry also finds the test-only package, as a new one would be.
+EXTRA_INTEGRATIONS: list[str] = ["tests.extra_integration"] if TESTING else []
 
 # Django's upload limit matches the ingest limit, so a big body is refused, not buffered.
 DATA_UPLOAD_MAX_MEMORY_SIZE = ENV.MAX_INGEST_BODY_BYTES
