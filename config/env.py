@@ -37,8 +37,10 @@ class Env(BaseSettings):
     OAUTH_TOKEN_LIFETIME_SECONDS: int = Field(default=3600, gt=0)
     SHOPIFY_PREVIOUS_SECRET_GRACE_SECONDS: int = Field(default=7200, ge=0)
 
-    # Test-suite knobs: a private test database per checkout or helper process.
+    # Test-suite knobs: a private test database per checkout or helper process, and
+    # extra tenant apps that only upgrade tests install (comma-separated).
     TEST_DATABASE_NAME: str | None = None
+    TEST_EXTRA_TENANT_APPS: str = ""
 
     @property
     def is_production(self) -> bool:

@@ -1,10 +1,16 @@
+import logging
+
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection, models
 from django.utils import timezone
+from django_tenants.clone import CloneSchema
 from django_tenants.models import DomainMixin, TenantMixin
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_exists
 
 from .slugs import validate_domain
+
+logger = logging.getLogger(__name__)
 
 
 class OrganisationQuerySet(models.QuerySet):
@@ -28,8 +34,6 @@ class Organisation(TenantMixin):
 
     auto_create_schema = True
     auto_drop_schema = True
-    # Structure only: the base schema is empty, and must stay so.
-    clone_mode = "NODATA"
 
     objects = OrganisationQuerySet.as_manager()
 
@@ -38,6 +42,38 @@ class Organisation(TenantMixin):
 
     def __str__(self):
         return self.name or self.schema_name
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Clone the base schema, then migrate the clone for real.
+
+        django-tenants fakes every migration after cloning, so a base that is behind
+        would yield organisations missing tables with no error. Instead the clone keeps
+        the base's own migration records and `migrate_schemas` applies whatever the base
+        lacked (usually nothing).
+        """
+        base = self.get_base_schema()
+        if not (sync_schema and base and schema_exists(base)):
+            if sync_schema and base:
+                logger.warning("base_schema_missing", extra={"schema": base})
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+
+        CloneSchema().clone_schema(base, self.schema_name, "NODATA")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'INSERT INTO "{self.schema_name}".django_migrations (app, name, applied) '  # noqa: S608
+                f'SELECT app, name, applied FROM "{base}".django_migrations'
+            )
+        call_command(
+            "migrate_schemas",
+            tenant=True,
+            schema_name=self.schema_name,
+            interactive=False,
+            verbosity=verbosity,
+        )
+        connection.set_schema_to_public()
+        return True
 
     def get_base_schema(self):
         if self.schema_name == settings.TENANT_BASE_SCHEMA:

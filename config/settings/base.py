@@ -67,6 +67,8 @@ TENANT_APPS = [
     "events",
 ]
 
+TENANT_APPS += [app for app in ENV.TEST_EXTRA_TENANT_APPS.split(",") if app]
+
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 MIDDLEWARE = [

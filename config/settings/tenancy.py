@@ -34,3 +34,11 @@ else:
 
 # How long a host lookup is trusted; changes drop it at once, this bounds staleness.
 ORGANISATION_HOST_CACHE_SECONDS = 300
+
+# Every schema is migrated even when one fails; failures are named and exit non-zero.
+GET_EXECUTOR_FUNCTION = "tenants.migration_executors.get_executor"
+# `migrate_schemas --executor=multiprocessing` runs this many schemas at once.
+TENANT_MULTIPROCESSING_MAX_PROCESSES = 4
+# The base schema first (it is the oldest row), so organisations cloned during a
+# deploy start from a migrated base.
+TENANT_MIGRATION_ORDER = ["id"]
