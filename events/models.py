@@ -168,3 +168,64 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} @ {self.started_at:%H:%M:%S}: {self.outcome}"
+
+
+class WebhookReceipt(models.Model):
+    """A body a source sent, as it arrived.
+
+    The webhook id (unique per installation) turns a redelivery into a no-op. The raw
+    body serves investigation for `RAW_PAYLOAD_RETENTION_DAYS`; the row is then pruned.
+    `order_id` and `external_customer_id` let a privacy request find the bodies that
+    hold a shopper's data.
+    """
+
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="webhook_receipts"
+    )
+    webhook_id = models.CharField(max_length=255, null=True, blank=True)
+    topic = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(null=True, blank=True)
+    order_id = models.CharField(max_length=255, blank=True)
+    external_customer_id = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "webhook_id"], name="webhook_receipt_unique_per_source"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.topic} {self.webhook_id or self.pk}"
+
+
+class ComplianceTopic(models.TextChoices):
+    DATA_REQUEST = "customers/data_request", "Customer data request"
+    CUSTOMER_REDACT = "customers/redact", "Customer redaction"
+    SHOP_REDACT = "shop/redact", "Shop redaction"
+
+
+class ComplianceRequest(models.Model):
+    """A privacy request a platform passed on, kept after its raw body is pruned.
+
+    Data requests wait for an admin to export the shopper's data (`completed_at` set
+    then); redactions are carried out when they arrive.
+    """
+
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="compliance_requests"
+    )
+    topic = models.CharField(max_length=64, choices=ComplianceTopic.choices)
+    request_id = models.CharField(max_length=255, blank=True)
+    external_customer_id = models.CharField(max_length=255, blank=True)
+    order_ids = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        return f"{self.topic} {self.external_customer_id or self.installation_id}"
