@@ -1,7 +1,20 @@
-from django.db import models
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from .actors import Actor
-from .models import AuditEntry
+from .errors import FieldError, validation_error
+from .models import ApiClient, AuditEntry
+from .selectors import known_scopes
+
+logger = logging.getLogger(__name__)
 
 
 def audit_record(
@@ -26,3 +39,123 @@ def audit_record(
         target_label=target_label or (str(target) if target is not None else ""),
         changes=changes or {},
     )
+
+
+# API clients ---------------------------------------------------------------------------
+
+# Last use is telemetry, not a change: written at most this often per client, so a busy
+# client does not turn every API request into a write.
+API_CLIENT_USE_RESOLUTION = timedelta(minutes=1)
+API_CLIENT_NAME_MAX_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class CreatedApiClient:
+    """A new API client with its secret: the only moment the secret exists in clear."""
+
+    api_client: ApiClient
+    client_id: str
+    client_secret: str
+    scopes: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "scopes": self.scopes,
+        }
+
+
+def _clean_api_client_input(*, name: str, scopes: Iterable[str]) -> tuple[str, list[str]]:
+    known = known_scopes()
+    name = (name or "").strip()
+    wanted = sorted(set(scopes or ()))
+    errors = []
+    if not name:
+        errors.append(FieldError("name", "Give the API client a name."))
+    elif len(name) > API_CLIENT_NAME_MAX_LENGTH:
+        errors.append(FieldError("name", f"At most {API_CLIENT_NAME_MAX_LENGTH} characters."))
+    if not wanted:
+        errors.append(FieldError("scopes", "Choose at least one scope."))
+    unknown = [scope for scope in wanted if scope not in known]
+    if unknown:
+        errors.append(
+            FieldError(
+                "scopes",
+                f"Unknown scope: {', '.join(unknown)}. Known: {', '.join(known)}.",
+            )
+        )
+    if errors:
+        raise validation_error("The API client could not be created.", errors)
+    return name, wanted
+
+
+def api_client_create(*, name: str, scopes: Iterable[str], actor: Actor) -> CreatedApiClient:
+    """Create a client-credentials API client in the current organisation's schema.
+
+    The secret is returned here once and stored only as a hash.
+    """
+    name, scopes = _clean_api_client_input(name=name, scopes=scopes)
+    secret = generate_client_secret()
+
+    with transaction.atomic():
+        application = Application.objects.create(
+            name=name,
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            client_secret=secret,
+            hash_client_secret=True,
+            skip_authorization=True,
+        )
+        api_client = ApiClient.objects.create(
+            application=application, scopes=scopes, created_by=actor.label
+        )
+        audit_record(
+            actor=actor,
+            action="api_client.created",
+            target=api_client,
+            target_label=name,
+            changes={"client_id": application.client_id, "scopes": scopes},
+        )
+
+    logger.info("api_client_created", extra={"client_id": application.client_id, "scopes": scopes})
+    return CreatedApiClient(api_client, application.client_id, secret, scopes)
+
+
+def api_client_revoke(*, api_client: ApiClient, actor: Actor) -> ApiClient:
+    """Revoke a client: its tokens stop working at once and it can get no new ones.
+
+    Revoking a revoked client changes nothing.
+    """
+    with transaction.atomic():
+        api_client = ApiClient.objects.select_for_update().get(pk=api_client.pk)
+        if api_client.is_revoked:
+            return api_client
+        api_client.revoked_at = timezone.now()
+        api_client.revoked_by = actor.label
+        api_client.save(update_fields=["revoked_at", "revoked_by"])
+        tokens, _ = AccessToken.objects.filter(application_id=api_client.pk).delete()
+        RefreshToken.objects.filter(application_id=api_client.pk).delete()
+        audit_record(
+            actor=actor,
+            action="api_client.revoked",
+            target=api_client,
+            target_label=api_client.application.name,
+            changes={"client_id": api_client.application.client_id, "tokens_revoked": tokens},
+        )
+
+    logger.info(
+        "api_client_revoked",
+        extra={"client_id": api_client.application.client_id, "tokens": tokens},
+    )
+    return api_client
+
+
+def api_client_record_use(*, api_client: ApiClient, now: datetime) -> None:
+    """Note that the client called the API; a no-op within a minute of the last note."""
+    last = api_client.last_used_at
+    if last is not None and now - last < API_CLIENT_USE_RESOLUTION:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_CLIENT_USE_RESOLUTION)
+    ApiClient.objects.filter(stale, pk=api_client.pk).update(last_used_at=now)
+    api_client.last_used_at = now
