@@ -10,5 +10,9 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["users:read"],
     "ALLOWED_GRANT_TYPES": ["client-credentials"],
     "PKCE_REQUIRED": False,
+    # Revoked clients fail to authenticate; a client gets only the scopes it was granted.
+    "OAUTH2_VALIDATOR_CLASS": "accounts.oauth.ApiClientOAuth2Validator",
+    # Access tokens are kept only as checksums, never in clear (RFC 9700).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
 }
 NINJA_PAGINATION_MAX_LIMIT = 100
