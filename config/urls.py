@@ -1,6 +1,7 @@
 """An organisation's host: the portal, sign-in, OAuth2 and the API."""
 
 from django.urls import include, path
+from oauth2_provider import views as oauth2_views
 
 from accounts import views as account_views
 from config.api import api
@@ -8,5 +9,8 @@ from config.api import api
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
+    # OAuth2 client credentials only: the token and revocation endpoints, no other view.
+    path("o/token/", oauth2_views.TokenView.as_view(), name="oauth2_token"),
+    path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth2_revoke_token"),
     path("", account_views.home, name="home"),
 ]
