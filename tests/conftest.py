@@ -4,12 +4,19 @@ The organisations are provisioned once per session. Tests run inside a transacti
 (pytest-django's `db`), so rows they write vanish; schemas do not roll back, so a test
 that provisions an organisation must delete it (see `provisioned`). After every test
 the connection is back on the public schema (CASES C12).
+
+Transactional tests (`transactional_db`, `live_server`) end with a flush that empties
+the public tables, the public organisation, its domain and the base schema's row
+included; after such a test the hook below restores those rows and re-provisions
+`acme` and `borealis`, so later tests find them whatever the order.
 """
 
+import importlib
 import os
 from dataclasses import dataclass
 
 import pytest
+from django.apps import apps
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -64,12 +71,50 @@ def _ensure_organisation(slug: str, name: str) -> Org:
     return Org(organisation, admin, f"{slug}.localhost")
 
 
+def _ensure_session_organisations() -> None:
+    _ensure_organisation("acme", "Acme Corp")
+    _ensure_organisation("borealis", "Borealis Ltd")
+
+
+def _restore_after_flush() -> None:
+    """Put back what migrations created and a flush removed, then the two organisations."""
+    if Organisation.objects.filter(schema_name="public").exists():
+        return
+    migration = importlib.import_module("tenants.migrations.0002_public_and_base_schema")
+    with connection.schema_editor() as editor:
+        migration.create_public_and_base(apps, editor)
+    _ensure_session_organisations()
+
+
+_DB_BLOCKER = pytest.StashKey()
+
+
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(request, django_db_setup, django_db_blocker):
+    request.config.stash[_DB_BLOCKER] = django_db_blocker
     with django_db_blocker.unblock():
-        _ensure_organisation("acme", "Acme Corp")
-        _ensure_organisation("borealis", "Borealis Ltd")
+        _ensure_session_organisations()
     yield
+
+
+def _flushes_tables(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional_marker = bool(marker and marker.kwargs.get("transaction"))
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return transactional_marker or bool(fixtures & {"transactional_db", "live_server"})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        blocker = item.config.stash.get(_DB_BLOCKER, None)
+        # With no next test the session's teardown has already dropped the database.
+        if blocker is not None and nextitem is not None and _flushes_tables(item):
+            with blocker.unblock():
+                _restore_after_flush()
+                connection.set_schema_to_public()
 
 
 @pytest.fixture
