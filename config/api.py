@@ -9,7 +9,7 @@ registry (see `catalog_integrations.registry`).
 import logging
 
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from accounts.errors import ApplicationError
@@ -36,6 +36,27 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
+
+
+class FieldErrorBody(Schema):
+    field: str
+    message: str
+
+
+class ErrorBody(Schema):
+    """The one error body of `/api/v1/`; `errors` only for validation failures."""
+
+    detail: str
+    code: str
+    errors: list[FieldErrorBody] | None = None
+
+
+def error_responses(*statuses: int) -> dict[int, type[ErrorBody]]:
+    """Document error statuses of an operation: `response={200: X, **error_responses(404)}`.
+
+    401 and 422 (a token is required; any input may be invalid) are always included.
+    """
+    return {status: ErrorBody for status in sorted({401, 422, *statuses})}
 
 
 def _mount_routers() -> None:
