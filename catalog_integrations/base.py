@@ -53,6 +53,15 @@ class SecretState:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a set-up guide: a sentence, optional list items and a value to copy."""
+
+    text: str
+    items: tuple[str, ...] = ()
+    value: str = ""
+
+
 @dataclass
 class Prepared:
     """A validated configuration, ready to store.
@@ -162,13 +171,32 @@ class BaseIntegration:
             )
         return Prepared(config=config, secrets=secrets, secrets_changed=changed)
 
+    # The form field whose value `unique_key` is built from (for the error message).
+    unique_field: ClassVar[str | None] = None
+
     def unique_key(self, config: dict) -> str | None:
         """A value that may be installed only once per organisation, if any."""
         return None
 
+    def summary(self, installation: Installation) -> list[tuple[str, str]]:
+        """Label and value of each non-secret setting, for pages and audit rows."""
+        form = self.config_form
+        rows = []
+        for name, form_field in form.base_fields.items():
+            if name in self.secret_fields:
+                continue
+            value = installation.config.get(name, "")
+            if isinstance(value, bool):
+                value = "Yes" if value else "No"
+            rows.append((str(form_field.label or name), str(value)))
+        return rows
+
     # Secrets ---------------------------------------------------------------------------
 
+    # The rotate action's button, and the label of the new value it asks for (None: the
+    # integration generates the new secret itself). No label: nothing to rotate.
     rotation_label: ClassVar[str | None] = None
+    rotation_input_label: ClassVar[str | None] = None
 
     def rotate(
         self, installation: Installation, value: str, *, now: datetime
@@ -195,6 +223,10 @@ class BaseIntegration:
             f"{organisation_base_url(slug)}api/v1/integrations/"
             f"{self.key}/{installation.pk}/{self.ingest_path_suffix}"
         )
+
+    def setup_steps(self, installation: Installation, ingest_url: str | None) -> list[Step]:
+        """What to do on the platform's side so it starts sending (sources)."""
+        return []
 
     # Destinations ----------------------------------------------------------------------
 

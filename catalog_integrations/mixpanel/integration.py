@@ -39,7 +39,9 @@ class MixpanelForm(ConfigForm):
     )
     service_account_secret = secret_field("Service account secret")
     project_id = forms.CharField(label="Project id", max_length=40, required=False)
-    region = forms.ChoiceField(label="Data residency", choices=REGIONS, initial="us")
+    region = forms.ChoiceField(
+        label="Data residency", choices=REGIONS, initial="us", required=False
+    )
     api_host = forms.CharField(
         label="API host",
         max_length=200,
@@ -52,6 +54,9 @@ class MixpanelForm(ConfigForm):
         if value and not value.isdigit():
             raise forms.ValidationError("A project id is a number.")
         return value
+
+    def clean_region(self) -> str:
+        return self.cleaned_data.get("region") or "us"
 
     def clean_api_host(self) -> str:
         value = self.cleaned_data["api_host"].strip()

@@ -11,6 +11,7 @@ from catalog_integrations.base import (
     ConfigForm,
     Prepared,
     SecretState,
+    Step,
     secret_field,
 )
 from catalog_integrations.crypto import read_secrets
@@ -79,7 +80,10 @@ class ShopifyIntegration(BaseIntegration):
     required_secrets = (SECRET,)
     ingest_path_suffix = "webhooks"
     rotation_label = "Replace the signing secret"
+    rotation_input_label = "New signing secret"
     api_version = API_VERSION
+
+    unique_field = "shop_domain"
 
     def unique_key(self, config: dict) -> str:
         return f"shopify:{config['shop_domain']}"
@@ -118,8 +122,29 @@ class ShopifyIntegration(BaseIntegration):
         purchase = installation.config.get("purchase_topic") or "orders/paid"
         return [purchase, *OTHER_TOPICS]
 
-    def compliance_topics(self) -> tuple[str, ...]:
-        return COMPLIANCE_TOPICS
+    def setup_steps(self, installation, ingest_url: str | None) -> list[Step]:
+        shop = installation.config.get("shop_domain", "your shop")
+        return [
+            Step(
+                f"In the Shopify admin of {shop} (Settings, Notifications, Webhooks) or in "
+                "your app's configuration, create one webhook subscription for each topic:",
+                tuple(self.webhook_topics(installation)),
+            ),
+            Step("Send every subscription to this URL:", value=ingest_url or ""),
+            Step(
+                f"Choose the JSON format and webhook API version {API_VERSION}.",
+            ),
+            Step(
+                "For an app, also subscribe the compliance topics to the same URL "
+                "(compliance_topics in shopify.app.toml):",
+                COMPLIANCE_TOPICS,
+            ),
+            Step(
+                "Enter the key Shopify signs these webhooks with (the admin's webhook "
+                "signing key, or the app's client secret) as this installation's webhook "
+                "signing secret. Webhooks with any other signature are refused."
+            ),
+        ]
 
 
 def _keep_grace(prepared: Prepared, installation) -> None:
