@@ -12,5 +12,6 @@ urlpatterns = [
     # OAuth2 client credentials only: the token and revocation endpoints, no other view.
     path("o/token/", oauth2_views.TokenView.as_view(), name="oauth2_token"),
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth2_revoke_token"),
+    path("integrations/", include("catalog_integrations.urls")),
     path("", account_views.home, name="home"),
 ]
