@@ -25,6 +25,10 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# Stored, random confirmation keys in each organisation's schema. allauth's default
+# HMAC key only signs the address's id, and ids repeat across schemas: a key from one
+# organisation would confirm another organisation's unverified address.
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
