@@ -1,7 +1,8 @@
-from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from allauth.account.models import EmailAddress, EmailConfirmation
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from .models import Organisation
@@ -12,8 +13,10 @@ def send_admin_verification(*, organisation: Organisation, email: str) -> None:
     """Mail the first admin a link that verifies their address on their own portal."""
     with tenant_context(organisation):
         address = EmailAddress.objects.get(email=email)
-        key = EmailConfirmationHMAC(address).key
-        path = reverse("account_confirm_email", args=[key])
+        confirmation = EmailConfirmation.create(address)
+        confirmation.sent = timezone.now()
+        confirmation.save(update_fields=["sent"])
+        path = reverse("account_confirm_email", args=[confirmation.key])
     link = organisation_base_url(organisation.slug).rstrip("/") + path
     context = {"organisation": organisation, "link": link}
     send_mail(

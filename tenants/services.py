@@ -84,6 +84,8 @@ def organisation_create(
     """
     slug = slug.strip().lower()
     admin_email = admin_email.strip().lower()
+    # Organisations are rows of the public schema; a caller may still be inside one.
+    connection.set_schema_to_public()
     _check_new_organisation(slug=slug, name=name, admin_email=admin_email)
     generated = None if admin_password else secrets.token_urlsafe(12)
     started = time.perf_counter()
@@ -130,6 +132,7 @@ def organisation_create(
 def organisation_delete(*, organisation: Organisation, actor: Actor) -> None:
     """Drop the organisation's schema, rows and domains; its hosts stop answering at once."""
     slug = organisation.slug
+    connection.set_schema_to_public()
     with transaction.atomic():
         organisation.delete(force_drop=True)
     connection.set_schema_to_public()

@@ -33,6 +33,7 @@ def signup(request):
             return render(request, "tenants/signup_limited.html", status=429)
         if form.is_valid():
             return _provision(request, form)
+        return render(request, "tenants/signup.html", {"form": form}, status=400)
     return render(request, "tenants/signup.html", {"form": form})
 
 
