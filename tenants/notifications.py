@@ -1,4 +1,5 @@
 from allauth.account.models import EmailAddress, EmailConfirmation
+from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,7 +17,10 @@ def send_admin_verification(*, organisation: Organisation, email: str) -> None:
         confirmation = EmailConfirmation.create(address)
         confirmation.sent = timezone.now()
         confirmation.save(update_fields=["sent"])
-        path = reverse("account_confirm_email", args=[confirmation.key])
+        # The portal's URLconf: a request on the public host has the public one active.
+        path = reverse(
+            "account_confirm_email", args=[confirmation.key], urlconf=settings.ROOT_URLCONF
+        )
     link = organisation_base_url(organisation.slug).rstrip("/") + path
     context = {"organisation": organisation, "link": link}
     send_mail(

@@ -57,7 +57,11 @@ def _provision(request, form):
 
     organisation = provisioned.organisation
     email = provisioned.admin.email
-    transaction.on_commit(lambda: send_admin_verification(organisation=organisation, email=email))
+    # Robust: a mail failure is logged, not a 500 for an organisation that now exists;
+    # signing in on the portal sends a fresh link.
+    transaction.on_commit(
+        lambda: send_admin_verification(organisation=organisation, email=email), robust=True
+    )
     request.session["signed_up"] = {"email": email, "portal_url": organisation.portal_url}
     messages.success(request, "Your organisation is ready.")
     return redirect("signup_done")

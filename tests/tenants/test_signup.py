@@ -5,12 +5,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core import mail
 from django.test import Client
+from django.urls import set_urlconf
 from django_tenants.utils import tenant_context
 
+import tenants.notifications
+from accounts.actors import Actor
 from accounts.models import Member
 from tenants.models import Domain, Organisation
+from tenants.notifications import send_admin_verification
+from tenants.services import organisation_create
 
 PASSWORD = "a-long-enough-passphrase"
 
@@ -82,7 +88,7 @@ def test_the_done_page_names_the_address_and_the_portal(
     assert b"http://done-shop.localhost:8000/" in response.content
 
 
-def test_the_admin_cannot_sign_in_until_the_link_is_used(
+def test_the_admin_cannot_sign_in_until_the_link_is_used_and_gets_a_new_one(
     provisioned, django_capture_on_commit_callbacks
 ):
     _sign_up(Client(), django_capture_on_commit_callbacks, "wait-shop")
@@ -91,6 +97,9 @@ def test_the_admin_cannot_sign_in_until_the_link_is_used(
     signed_in = _signs_in("wait-shop.localhost", "owner@wait-shop.test")
 
     assert signed_in is False
+    assert len(mail.outbox) == 2
+    assert mail.outbox[1].to == ["owner@wait-shop.test"]
+    assert "/accounts/confirm-email/" in mail.outbox[1].body
 
 
 def test_the_mailed_link_verifies_the_admin_who_can_then_sign_in(
@@ -114,6 +123,42 @@ def test_the_mailed_link_verifies_the_admin_who_can_then_sign_in(
     with tenant_context(Organisation.objects.get(slug="link-shop")):
         assert EmailAddress.objects.get().verified is True
     assert _signs_in(host, "owner@link-shop.test") is True
+
+
+def test_the_link_is_built_while_the_public_sites_urls_are_active(provisioned):
+    """As in a real request on the public host, where the mail goes out after commit."""
+    organisation = organisation_create(
+        slug="url-shop",
+        name="Url Shop",
+        admin_email="owner@url-shop.test",
+        email_verified=False,
+        actor=Actor.system(),
+    ).organisation
+    provisioned.append("url-shop")
+    set_urlconf(settings.PUBLIC_SCHEMA_URLCONF)
+    try:
+        send_admin_verification(organisation=organisation, email="owner@url-shop.test")
+    finally:
+        set_urlconf(None)
+
+    _, path = _verification_link(mail.outbox[0])
+    assert path.startswith("/accounts/confirm-email/")
+
+
+def test_a_mail_failure_still_answers_with_the_done_page(
+    provisioned, django_capture_on_commit_callbacks, monkeypatch
+):
+    def refuse(**kwargs):
+        raise ConnectionRefusedError("no mail server")
+
+    monkeypatch.setattr(tenants.notifications, "send_mail", refuse)
+
+    response = _sign_up(Client(), django_capture_on_commit_callbacks, "quiet-shop")
+    provisioned.append("quiet-shop")
+
+    assert response.status_code == 302
+    assert response.url == "/signup/done/"
+    assert Organisation.objects.filter(slug="quiet-shop").exists()
 
 
 def test_one_organisations_link_verifies_nothing_on_another_organisations_host(
