@@ -2,14 +2,14 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from oauth2_provider.models import AccessToken, Application
 
 from .actors import Actor
-from .models import ApiClient
+from .models import ApiClient, AuditEntry, Member
 
 
 def known_scopes() -> list[str]:
@@ -61,3 +61,44 @@ def api_caller_for_token(token: str, *, now: datetime) -> ApiCaller | None:
         return None
     granted = set(api_client.scopes)
     return ApiCaller(api_client=api_client, scopes=frozenset(access.scope.split()) & granted)
+
+
+# Members and the audit log -------------------------------------------------------------
+
+
+def member_list() -> QuerySet[Member]:
+    """Every member of the organisation: admins first, then by email."""
+    return Member.objects.order_by("role", "email")
+
+
+def member_get(*, pk: int) -> Member | None:
+    return Member.objects.filter(pk=pk).first()
+
+
+def audit_actions() -> list[str]:
+    """The actions recorded so far, for the log's filter (served by the action index)."""
+    return list(AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct())
+
+
+def audit_entries(
+    *,
+    action: str = "",
+    actor: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries matching the filters; the caller pages them by (occurred_at, id)."""
+    entries = AuditEntry.objects.all()
+    if action:
+        entries = entries.filter(action=action)
+    if actor:
+        entries = entries.filter(actor_label__icontains=actor)
+    if date_from:
+        entries = entries.filter(occurred_at__gte=_day_start(date_from))
+    if date_to:
+        entries = entries.filter(occurred_at__lt=_day_start(date_to + timedelta(days=1)))
+    return entries
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

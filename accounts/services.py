@@ -2,16 +2,25 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
+from allauth.account.forms import default_token_generator
+from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import models, transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from .actors import Actor
-from .errors import FieldError, validation_error
-from .models import ApiClient, AuditEntry
+from .errors import ApplicationError, FieldError, validation_error
+from .models import ApiClient, AuditEntry, Member, Role
 from .selectors import known_scopes
 
 logger = logging.getLogger(__name__)
@@ -159,3 +168,148 @@ def api_client_record_use(*, api_client: ApiClient, now: datetime) -> None:
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_CLIENT_USE_RESOLUTION)
     ApiClient.objects.filter(stale, pk=api_client.pk).update(last_used_at=now)
     api_client.last_used_at = now
+
+
+# Members -------------------------------------------------------------------------------
+
+
+def _clean_role(role: str) -> str:
+    if role not in Role.values:
+        raise validation_error(
+            "Choose a role.", [FieldError("role", f"One of: {', '.join(Role.values)}.")]
+        )
+    return role
+
+
+def _refuse_losing_last_admin(member: Member, *, verb: str) -> None:
+    """Refuse when `member` is the organisation's only active admin.
+
+    The active admins are locked first, so two admins demoting each other at the same
+    moment cannot both succeed and leave nobody in charge.
+    """
+    admins = list(
+        Member.objects.select_for_update()
+        .filter(role=Role.ADMIN, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    if member.pk in admins and len(admins) == 1:
+        raise ApplicationError(
+            detail=f"You cannot {verb} the last admin: make another member an admin first.",
+            code="last_admin",
+            status=409,
+        )
+
+
+def _invite_link(member: Member, *, portal_url: str) -> str:
+    token = default_token_generator.make_token(member)
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={"uidb36": user_pk_to_url_str(member), "key": token},
+    )
+    return portal_url.rstrip("/") + path
+
+
+def _send_invite(*, email: str, link: str, invited_by: str, organisation_name: str) -> None:
+    context = {
+        "link": link,
+        "invited_by": invited_by,
+        "organisation_name": organisation_name,
+    }
+    send_mail(
+        subject=f"You are invited to {organisation_name}",
+        message=render_to_string("accounts/email/invite.txt", context),
+        from_email=None,
+        recipient_list=[email],
+    )
+
+
+def member_invite(
+    *, email: str, role: str, portal_url: str, organisation_name: str, actor: Actor
+) -> Member:
+    """Add a member who sets their own password through the link mailed to them.
+
+    The member has no usable password until they follow the link (allauth's password
+    reset, keyed to this member): the link proves they own the address, so the address
+    counts as verified. The mail goes out after commit.
+    """
+    email = (email or "").strip().lower()
+    role = _clean_role(role)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise validation_error(
+            "The invitation could not be sent.", [FieldError("email", "Enter a valid email.")]
+        ) from exc
+
+    with transaction.atomic():
+        if Member.objects.filter(email__iexact=email).exists():
+            raise ApplicationError(
+                detail=f"{email} is already a member.",
+                code="member_exists",
+                status=409,
+                errors=[FieldError("email", "Already a member.")],
+            )
+        member = Member.objects.create_user(email=email, password=None, role=role)
+        EmailAddress.objects.create(user=member, email=email, primary=True, verified=True)
+        audit_record(
+            actor=actor,
+            action="member.invited",
+            target=member,
+            target_label=email,
+            changes={"email": email, "role": role},
+        )
+        link = _invite_link(member, portal_url=portal_url)
+        transaction.on_commit(
+            partial(
+                _send_invite,
+                email=email,
+                link=link,
+                invited_by=actor.label,
+                organisation_name=organisation_name,
+            )
+        )
+
+    logger.info("member_invited", extra={"member_id": member.pk, "role": role})
+    return member
+
+
+def member_set_role(*, member: Member, role: str, actor: Actor) -> Member:
+    """Change a member's role; the last admin cannot be made a viewer."""
+    role = _clean_role(role)
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        if member.role == role:
+            return member
+        if role != Role.ADMIN:
+            _refuse_losing_last_admin(member, verb="demote")
+        previous = member.role
+        member.role = role
+        member.save(update_fields=["role"])
+        audit_record(
+            actor=actor,
+            action="member.role_changed",
+            target=member,
+            target_label=member.email,
+            changes={"role": [previous, role]},
+        )
+
+    logger.info("member_role_changed", extra={"member_id": member.pk, "role": role})
+    return member
+
+
+def member_remove(*, member: Member, actor: Actor) -> None:
+    """Remove a member: their sessions stop working at once. Never the last admin."""
+    with transaction.atomic():
+        member = Member.objects.select_for_update().get(pk=member.pk)
+        _refuse_losing_last_admin(member, verb="remove")
+        member_id = member.pk
+        audit_record(
+            actor=actor,
+            action="member.removed",
+            target=member,
+            target_label=member.email,
+            changes={"email": member.email, "role": member.role},
+        )
+        member.delete()
+
+    logger.info("member_removed", extra={"member_id": member_id})
