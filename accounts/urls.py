@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api_client_views
+from . import api_client_views, views
 
 app_name = "accounts"
 
@@ -14,4 +14,9 @@ urlpatterns = [
         api_client_views.api_client_revoke_view,
         name="api_client_revoke",
     ),
+    path("team/", views.team, name="team"),
+    path("team/invite/", views.member_invite, name="member_invite"),
+    path("team/<int:pk>/role/", views.member_role, name="member_role"),
+    path("team/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("audit/", views.audit_log, name="audit_log"),
 ]
