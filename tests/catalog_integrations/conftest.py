@@ -1,11 +1,5 @@
 """Fixtures of the catalog tests: installations made through the service, a viewer, and
-a fake Mixpanel receiver on loopback."""
-
-import json
-import socket
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+a fake Mixpanel receiver on loopback (allowed through MIXPANEL_CUSTOM_HOSTS)."""
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -14,8 +8,7 @@ from accounts.actors import Actor
 from accounts.models import Member, Role
 from catalog_integrations.services import installation_create
 
-# Ports this test suite may serve on (loopback only).
-PORT_RANGE = range(18200, 18300)
+from .fakes import fake_receiver
 
 SHOP_SECRET = "shpss_acme-signing-secret-0001"
 MIXPANEL_SECRET = "mp-api-secret-acme-0001"
@@ -45,56 +38,8 @@ def viewer(acme):
         )
 
 
-@dataclass
-class FakeReceiver:
-    """A local HTTP server that records requests and answers what a test tells it to."""
-
-    url: str = ""
-    status: int = 200
-    body: dict = field(default_factory=lambda: {"code": 200, "status": "OK"})
-    requests: list[dict] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    for port in PORT_RANGE:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("No free port in 18200-18299.")
-
-
 @pytest.fixture
 def fake_mixpanel(settings):
-    receiver = FakeReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            receiver.requests.append(
-                {
-                    "path": self.path,
-                    "authorization": self.headers.get("Authorization", ""),
-                    "body": self.rfile.read(length),
-                }
-            )
-            payload = json.dumps(receiver.body).encode()
-            self.send_response(receiver.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", _free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_port}"
-    settings.MIXPANEL_CUSTOM_HOSTS = [receiver.url]
-    yield receiver
-    server.shutdown()
-    server.server_close()
+    with fake_receiver() as receiver:
+        settings.MIXPANEL_CUSTOM_HOSTS = [receiver.url]
+        yield receiver
