@@ -1,0 +1,204 @@
+"""Deliveries at record time, and the release of purchases held for an identity.
+
+A delivery's `distinct_id` and `event_time` are fixed when it is first released
+(created `pending`, or moved out of `awaiting_identity`), so every resend is the same
+event downstream. Dispatch itself lives in `events.tasks` and `events.dispatch`.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
+
+from catalog_integrations.models import Installation
+from catalog_integrations.registry import destinations
+from tenants.models import Organisation, WorkDue
+
+from ..models import Delivery, DeliveryState, Purchase
+
+logger = logging.getLogger(__name__)
+
+# Fixed forever: changing either namespace would change every `$insert_id` or
+# pseudonymous `distinct_id` already sent, and destinations would count events twice.
+INSERT_ID_NAMESPACE = uuid.UUID("3d7c4b1e-58a2-4f0e-9c61-2b8f7a9e0d45")
+PSEUDONYM_NAMESPACE = uuid.UUID("a41f9e63-0c27-4d8b-b5e2-7f19c3d60a88")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a purchase is about, as far as deliveries care."""
+
+    customer_id: uuid.UUID | None
+    external_customer_id: str
+
+
+def insert_id(*, schema_name: str, purchase_id, destination_id) -> str:
+    """The `$insert_id`: 36 characters, stable per organisation, event and destination."""
+    return str(uuid.uuid5(INSERT_ID_NAMESPACE, f"{schema_name}:{purchase_id}:{destination_id}"))
+
+
+def pseudonymous_distinct_id(installation_id, external_customer_id: str) -> str:
+    """The stable `distinct_id` of a shopper no identity names, once their hold expires.
+
+    Derived from the installation and the platform's customer id, so all of that
+    shopper's events on that installation share it, without revealing the raw id.
+    """
+    return str(uuid.uuid5(PSEUDONYM_NAMESPACE, f"{installation_id}:{external_customer_id}"))
+
+
+def active_destination_ids() -> list:
+    """Installed, enabled destinations in the current organisation (paused ones too:
+    their deliveries wait until they are resumed)."""
+    keys = [integration.key for integration in destinations()]
+    if not keys:
+        return []
+    return list(
+        Installation.objects.filter(integration__in=keys, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def deliveries_build(
+    *,
+    schema_name: str,
+    purchase: Purchase,
+    audience: Audience,
+    destination_ids: Iterable,
+    fixed_distinct_ids: dict | None = None,
+    now: datetime,
+) -> list[Delivery]:
+    """Unsaved deliveries of one new purchase, one per destination.
+
+    Guest checkouts (no customer id at all) and known shoppers go out at once; a
+    customer id no identity names waits in `awaiting_identity` until
+    `IDENTITY_HOLD_SECONDS` have passed. `fixed_distinct_ids` (destination id to
+    distinct_id) carries a refund's parent's released id, so both reach the same person.
+    """
+    hold_until = now + timedelta(seconds=settings.IDENTITY_HOLD_SECONDS)
+    fixed_distinct_ids = fixed_distinct_ids or {}
+    built = []
+    for destination_id in destination_ids:
+        distinct_id = fixed_distinct_ids.get(destination_id)
+        if distinct_id is None and audience.customer_id is not None:
+            distinct_id = str(audience.customer_id)
+        if distinct_id is None and not audience.external_customer_id:
+            distinct_id = ""
+        delivery = Delivery(
+            purchase=purchase,
+            destination_id=destination_id,
+            insert_id=insert_id(
+                schema_name=schema_name, purchase_id=purchase.pk, destination_id=destination_id
+            ),
+            created_at=now,
+        )
+        if distinct_id is None:
+            delivery.state = DeliveryState.AWAITING_IDENTITY
+            delivery.next_attempt_at = hold_until
+        else:
+            delivery.state = DeliveryState.PENDING
+            delivery.next_attempt_at = now
+            delivery.distinct_id = distinct_id
+            delivery.event_time = purchase.occurred_at
+        built.append(delivery)
+    return built
+
+
+def work_due_mark(*, organisation: Organisation, due_at: datetime) -> None:
+    """Tell the sweep this organisation has deliveries due at `due_at` (or earlier).
+
+    One upsert keeping the earliest time. It locks the organisation's row until the
+    caller's transaction ends, so a sweep that locks the row before clearing it waits
+    and then sees the deliveries this transaction wrote.
+    """
+    table = connection.ops.quote_name(WorkDue._meta.db_table)
+    public = connection.ops.quote_name(get_public_schema_name())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {public}.{table} AS work (organisation_id, due_at) "  # noqa: S608
+            "VALUES (%s, %s) ON CONFLICT (organisation_id) "
+            "DO UPDATE SET due_at = LEAST(work.due_at, EXCLUDED.due_at)",
+            [organisation.pk, due_at],
+        )
+
+
+def dispatch_after_commit(*, schema_name: str, destination_ids: Iterable) -> None:
+    """Queue dispatch for these destinations once the caller's transaction commits."""
+    from ..tasks import dispatch_enqueue
+
+    pending = sorted({str(d) for d in destination_ids})
+    if not pending:
+        return
+
+    def enqueue():
+        for destination_id in pending:
+            try:
+                dispatch_enqueue(schema_name=schema_name, destination_id=destination_id)
+            except Exception:
+                # The rows are committed and the organisation is marked: the sweep
+                # picks them up, so a broker hiccup must not fail the request.
+                logger.warning(
+                    "dispatch_enqueue_failed",
+                    exc_info=True,
+                    extra={"schema": schema_name, "destination": destination_id},
+                )
+
+    transaction.on_commit(enqueue)
+
+
+def deliveries_release_held(
+    *,
+    organisation: Organisation,
+    installation_id,
+    external_id: str,
+    customer_id,
+    now: datetime | None = None,
+) -> int:
+    """Release the deliveries waiting for this identity, in the caller's transaction.
+
+    Called when an identity (installation + platform customer id) is linked to a user:
+    purchases from that shopper are attributed to the user, and their held deliveries
+    go out with the user's id. Returns how many deliveries were released.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        purchases = Purchase.objects.filter(
+            installation_id=installation_id, external_customer_id=external_id
+        )
+        purchases.filter(customer__isnull=True).update(customer_id=customer_id)
+        held = list(
+            Delivery.objects.select_for_update()
+            .filter(
+                purchase__in=purchases.values("pk"),
+                state=DeliveryState.AWAITING_IDENTITY,
+            )
+            .select_related("purchase")
+            .order_by("pk")
+        )
+        for delivery in held:
+            delivery.state = DeliveryState.PENDING
+            delivery.distinct_id = str(customer_id)
+            delivery.event_time = delivery.purchase.occurred_at
+            delivery.next_attempt_at = now
+            delivery.updated_at = now
+        Delivery.objects.bulk_update(
+            held, ["state", "distinct_id", "event_time", "next_attempt_at", "updated_at"]
+        )
+        if held:
+            work_due_mark(organisation=organisation, due_at=now)
+            dispatch_after_commit(
+                schema_name=organisation.schema_name,
+                destination_ids=[d.destination_id for d in held],
+            )
+    if held:
+        logger.info(
+            "held_deliveries_released",
+            extra={"installation": str(installation_id), "released": len(held)},
+        )
+    return len(held)
