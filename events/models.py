@@ -98,6 +98,12 @@ class Purchase(models.Model):
             models.Index(fields=["installation", "-occurred_at"]),
             models.Index(fields=["-occurred_at"]),
             models.Index(fields=["customer", "-occurred_at"]),
+            # Purchases of shoppers no identity named yet: linking one finds them here.
+            models.Index(
+                fields=["installation", "external_customer_id"],
+                name="purchase_unmatched_shopper",
+                condition=models.Q(customer__isnull=True) & ~models.Q(external_customer_id=""),
+            ),
         ]
 
     def __str__(self):
