@@ -19,7 +19,7 @@ import pytest
 from django.apps import apps
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django_tenants.utils import schema_context, tenant_context
 
 from accounts.actors import Actor
@@ -125,6 +125,13 @@ def acme(db) -> Org:
 @pytest.fixture
 def borealis(db) -> Org:
     return _ensure_organisation("borealis", "Borealis Ltd")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """A sign-in or a new member costs about 0.25 s with the real hasher; tests need none of it."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
