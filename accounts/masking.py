@@ -96,8 +96,8 @@ def mask_emails_in(text: str) -> str:
 def mask_value(value: Any) -> Any:
     if value is None or value == "" or isinstance(value, bool):
         return value
-    if isinstance(value, str) and "@" in value:
-        return mask_email(value)
+    if isinstance(value, str) and EMAIL_PATTERN.fullmatch(value.strip()):
+        return mask_email(value.strip())
     return mask_text(str(value))
 
 
