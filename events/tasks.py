@@ -7,6 +7,7 @@ never trust the connection's current schema, and always leave it on public.
 import logging
 
 from django.core.cache import cache
+from django.db import connection
 from django_q.tasks import async_task
 from django_tenants.utils import schema_context
 
@@ -45,14 +46,31 @@ def dispatch_enqueue(*, schema_name: str, destination_id) -> None:
     )
 
 
-def _marker_clear(schema_name: str, destination_id: str) -> None:
+def dispatch_marker_clear(*, schema_name: str, destination_id) -> None:
+    """A starting task lets the next enqueue queue a successor."""
     with schema_context(schema_name):
-        cache.delete(_marker_key(schema_name, destination_id))
+        cache.delete(_marker_key(schema_name, str(destination_id)))
 
 
 def dispatch_deliveries(schema_name: str, destination_id: str) -> dict:
-    """The dispatch task: one turn of batches for one organisation and destination."""
+    """The dispatch task: one turn of batches for one organisation and destination.
+
+    Fails (the queue records it) for a schema that names no organisation, writing
+    nothing; always leaves the connection on the public schema.
+    """
     from .dispatch import dispatch_turn
 
-    _marker_clear(schema_name, destination_id)
-    return dispatch_turn(schema_name=schema_name, destination_id=destination_id)
+    try:
+        return dispatch_turn(schema_name=schema_name, destination_id=destination_id)
+    finally:
+        connection.set_schema_to_public()
+
+
+def sweep_work_due(token: str | None = None) -> dict:
+    """The sweep task (scheduled every minute, kicked early by dispatch)."""
+    from .sweep import sweep_run
+
+    try:
+        return sweep_run(token)
+    finally:
+        connection.set_schema_to_public()
