@@ -13,6 +13,7 @@ urlpatterns = [
     path("o/token/", oauth2_views.TokenView.as_view(), name="oauth2_token"),
     path("o/revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="oauth2_revoke_token"),
     path("integrations/", include("catalog_integrations.urls")),
+    path("deliveries/", include("events.urls")),
     path("", include("accounts.urls")),
     path("", account_views.home, name="home"),
 ]
