@@ -6,13 +6,16 @@ event downstream. Dispatch itself lives in `events.tasks` and `events.dispatch`.
 """
 
 import logging
+import operator
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import reduce
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
@@ -20,7 +23,7 @@ from catalog_integrations.models import Installation
 from catalog_integrations.registry import destinations
 from tenants.models import Organisation, WorkDue
 
-from ..models import Delivery, DeliveryState, Purchase
+from ..models import Delivery, DeliveryState, Identity, Purchase
 
 logger = logging.getLogger(__name__)
 
@@ -152,38 +155,45 @@ def dispatch_after_commit(*, schema_name: str, destination_ids: Iterable) -> Non
     transaction.on_commit(enqueue)
 
 
-def deliveries_release_held(
-    *,
-    organisation: Organisation,
-    installation_id,
-    external_id: str,
-    customer_id,
-    now: datetime | None = None,
+def deliveries_release_for_identities(
+    *, organisation: Organisation, identities: Sequence[Identity], now: datetime | None = None
 ) -> int:
-    """Release the deliveries waiting for this identity, in the caller's transaction.
+    """Attribute to their users the purchases newly linked identities name, and release
+    those purchases' held deliveries with the user's id, in the caller's transaction.
 
-    Called when an identity (installation + platform customer id) is linked to a user:
-    purchases from that shopper are attributed to the user, and their held deliveries
-    go out with the user's id. Returns how many deliveries were released.
+    Called by the one writer of identities with the identities it just linked. A handful
+    of queries whatever the number of identities; when nobody was waiting, two.
+    Returns how many deliveries were released.
     """
+    owners = {(i.installation_id, i.external_id): i.customer_id for i in identities}
+    if not owners:
+        return 0
     now = now or timezone.now()
+    named = reduce(
+        operator.or_,
+        (Q(installation_id=inst, external_customer_id=ext) for inst, ext in owners),
+    )
     with transaction.atomic():
-        purchases = Purchase.objects.filter(
-            installation_id=installation_id, external_customer_id=external_id
+        unmatched = Purchase.objects.filter(named, customer__isnull=True).exclude(
+            external_customer_id=""
         )
-        purchases.filter(customer__isnull=True).update(customer_id=customer_id)
+        found = list(unmatched.values_list("pk", "installation_id", "external_customer_id"))
+        if not found:
+            return 0
+        customer_of = {pk: owners[(inst, ext)] for pk, inst, ext in found}
+        Purchase.objects.bulk_update(
+            [Purchase(pk=pk, customer_id=customer) for pk, customer in customer_of.items()],
+            ["customer_id"],
+        )
         held = list(
             Delivery.objects.select_for_update()
-            .filter(
-                purchase__in=purchases.values("pk"),
-                state=DeliveryState.AWAITING_IDENTITY,
-            )
+            .filter(purchase_id__in=customer_of, state=DeliveryState.AWAITING_IDENTITY)
             .select_related("purchase")
             .order_by("pk")
         )
         for delivery in held:
             delivery.state = DeliveryState.PENDING
-            delivery.distinct_id = str(customer_id)
+            delivery.distinct_id = str(customer_of[delivery.purchase_id])
             delivery.event_time = delivery.purchase.occurred_at
             delivery.next_attempt_at = now
             delivery.updated_at = now
@@ -196,9 +206,8 @@ def deliveries_release_held(
                 schema_name=organisation.schema_name,
                 destination_ids=[d.destination_id for d in held],
             )
-    if held:
-        logger.info(
-            "held_deliveries_released",
-            extra={"installation": str(installation_id), "released": len(held)},
-        )
+    logger.info(
+        "held_deliveries_released",
+        extra={"attributed": len(customer_of), "released": len(held)},
+    )
     return len(held)
