@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.actors import Actor
@@ -25,6 +25,7 @@ from events.selectors.users import (
     identity_owners,
     source_installation_ids,
 )
+from events.services.deliveries import deliveries_release_for_identities
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +233,7 @@ def identities_set(*, assignments: dict[Customer, tuple[IdentityRef, ...]]) -> l
         ],
         batch_size=WRITE_BATCH_SIZE,
     )
-    # TODO(ingestion: identity hold release): purchases awaiting one of `linked` are
-    # released here, with transaction.on_commit, by the ingestion work.
+    deliveries_release_for_identities(organisation=connection.tenant, identities=linked)
     return linked
 
 
