@@ -12,6 +12,13 @@ organisation_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "organisation", default=None
 )
 
+
+def clear_context(**kwargs) -> None:
+    """Forget the finished request, so later lines on this thread are not attributed to it."""
+    request_id_var.set(None)
+    organisation_var.set(None)
+
+
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()) | {
     "message",
     "asctime",

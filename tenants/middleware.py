@@ -37,6 +37,12 @@ class HealthCheckMiddleware:
 
 
 class RequestIdMiddleware:
+    """Names the request in every log line it causes, and in its `X-Request-Id` header.
+
+    The context stays set until `request_finished` clears it (see tenants.signals):
+    Django logs 4xx and 5xx responses after the middleware chain has returned.
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -44,13 +50,12 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
         request.request_id = request_id or uuid.uuid4().hex
-        token = request_id_var.set(request.request_id)
+        request_id_var.set(request.request_id)
+        organisation_var.set(None)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
-            organisation_var.set(None)
+
+        response = self.get_response(request)
+
         response["X-Request-Id"] = request.request_id
         logger.debug(
             "request_finished",
