@@ -9,7 +9,7 @@ stored purchase and changes nothing.
 import logging
 from uuid import UUID
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from accounts.actors import Actor
 from accounts.errors import ApplicationError, FieldError, validation_error
@@ -84,7 +84,7 @@ def purchases_receive(request, installation_id: str):
     payload = json_parse(body, exact_decimals=True)
 
     if isinstance(payload, dict) and "purchases" in payload:
-        return 200, _batch(request, installation, payload, body)
+        return Status(200, _batch(request, installation, payload, body))
     return _single(request, installation, payload, body)
 
 
@@ -110,7 +110,7 @@ def _single(request, installation: Installation, payload, body: bytes):
     if outcome.status == ERROR:
         raise validation_error("The purchase is not valid.", list(outcome.errors))
     status = 201 if outcome.status == CREATED else 200
-    return status, {"id": outcome.purchase_id, "status": outcome.status}
+    return Status(status, {"id": outcome.purchase_id, "status": outcome.status})
 
 
 def _batch(request, installation: Installation, payload: dict, body: bytes) -> dict:

@@ -81,7 +81,22 @@ def purchase_record(
     queued after commit. Outcomes follow `events`' order.
     """
     now = now or timezone.now()
+    result = RecordResult(outcomes=[RecordOutcome(ERROR)] * len(events))
     with transaction.atomic():
+        # Events naming a user that does not exist are refused before anything is
+        # written: when none is left, the delivery leaves no trace at all.
+        known_users = _known_users(events)
+        accepted = []
+        for index, event in enumerate(events):
+            if event.user_id is not None and event.user_id not in known_users:
+                result.outcomes[index] = RecordOutcome(
+                    ERROR, errors=(FieldError("user_id", "No user has this id."),)
+                )
+            else:
+                accepted.append(index)
+        if events and not accepted and status_change is None:
+            return result
+
         if receipt is not None and not receipt_insert(
             installation=installation, receipt=receipt, now=now
         ):
@@ -91,19 +106,12 @@ def purchase_record(
             )
             return RecordResult(duplicate_delivery=True)
 
-        result = RecordResult(outcomes=[RecordOutcome(ERROR)] * len(events))
-        known_users = _known_users(events)
         identities = _identities(installation, events)
         parents = _parents(installation, events)
-
         candidates: dict[tuple[str, str], Purchase] = {}
         positions: dict[tuple[str, str], list[int]] = {}
-        for index, event in enumerate(events):
-            if event.user_id is not None and event.user_id not in known_users:
-                result.outcomes[index] = RecordOutcome(
-                    ERROR, errors=(FieldError("user_id", "No user has this id."),)
-                )
-                continue
+        for index in accepted:
+            event = events[index]
             key = (event.kind, event.dedupe_key)
             positions.setdefault(key, []).append(index)
             if key not in candidates:
