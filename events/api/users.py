@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from ninja import Query, Schema
+from ninja import Query, Schema, Status
 from pydantic import (
     AfterValidator,
     ConfigDict,
@@ -263,7 +263,7 @@ def user_create(request, payload: UserIn):
     installation of this organisation (else 422) and belongs to one user only (else 409);
     so does an email."""
     customer = customer_create(data=_user_input(payload), actor=request.auth.actor)
-    return 201, _out(customer)
+    return Status(201, _out(customer))
 
 
 # Registered before /users/{user_id}, which would otherwise take /users/bulk.
@@ -341,4 +341,4 @@ def user_delete(request, user_id: UUID):
     the platform's customer id. Events already sent to analytics tools are not recalled.
     """
     customer_delete(customer=_found(user_id), actor=request.auth.actor)
-    return 204, None
+    return Status(204, None)
