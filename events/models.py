@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -21,6 +22,13 @@ class Customer(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci"),
+        ]
+        indexes = [
+            # The portal's users list (newest first) and its search by email prefix.
+            models.Index(fields=["-created_at", "-id"], name="customer_newest"),
+            models.Index(
+                OpClass(Lower("email"), name="text_pattern_ops"), name="customer_email_prefix"
+            ),
         ]
 
     def __str__(self):
@@ -44,6 +52,8 @@ class Identity(models.Model):
                 fields=["installation", "external_id"], name="identity_unique_per_installation"
             ),
         ]
+        # The portal's user search by a platform id, whatever the installation.
+        indexes = [models.Index(fields=["external_id"], name="identity_external_id")]
 
     def __str__(self):
         return f"{self.installation_id}:{self.external_id}"
@@ -104,6 +114,19 @@ class Purchase(models.Model):
                 name="purchase_unmatched_shopper",
                 condition=models.Q(customer__isnull=True) & ~models.Q(external_customer_id=""),
             ),
+            # The portal: the live feed (newest arrivals), the overview's per-day totals
+            # read from the index alone, and purchases by a shopper's platform id.
+            models.Index(fields=["-received_at"], name="purchase_newest_arrival"),
+            models.Index(
+                fields=["occurred_at"],
+                include=["kind", "currency", "amount"],
+                name="purchase_day_totals",
+            ),
+            models.Index(
+                fields=["external_customer_id"],
+                name="purchase_platform_shopper",
+                condition=~models.Q(external_customer_id=""),
+            ),
         ]
 
     def __str__(self):
@@ -154,6 +177,10 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["destination", "state", "next_attempt_at"]),
             models.Index(fields=["state", "next_attempt_at"]),
+            # The overview's delivery success per destination, read from the index alone.
+            models.Index(
+                fields=["created_at"], include=["destination", "state"], name="delivery_day_states"
+            ),
         ]
 
     def __str__(self):
@@ -202,6 +229,8 @@ class WebhookReceipt(models.Model):
                 fields=["installation", "webhook_id"], name="webhook_receipt_unique_per_source"
             ),
         ]
+        # A purchase's page shows the bodies its order arrived in.
+        indexes = [models.Index(fields=["installation", "order_id"], name="receipt_order")]
 
     def __str__(self):
         return f"{self.topic} {self.webhook_id or self.pk}"
