@@ -50,6 +50,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    # Index expressions with operator classes (events: the users' email prefix search).
+    "django.contrib.postgres",
     "django_htmx",
     "django_q",
 ]
