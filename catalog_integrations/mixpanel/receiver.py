@@ -48,6 +48,7 @@ class Reply:
     body: dict
     # Seconds to wait before answering (a slow or hung host).
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,9 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers=None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -174,7 +177,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay:
             self.server.stopping.wait(reply.delay)
         try:
-            self._send(reply.status, json.dumps(reply.body).encode(), "application/json")
+            body = json.dumps(reply.body).encode()
+            self._send(reply.status, body, "application/json", reply.headers)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test)
 
