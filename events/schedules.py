@@ -8,6 +8,8 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 SWEEP_SCHEDULE_NAME = "deliveries-sweep"
+RAW_PAYLOADS_PRUNE_SCHEDULE_NAME = "raw-payloads-prune"
+RAW_PAYLOADS_PRUNE_TASK = "events.tasks.raw_payloads_prune"
 
 
 def sweep_schedule_ensure() -> None:
@@ -27,7 +29,18 @@ def sweep_schedule_ensure() -> None:
     )
 
 
+def raw_payloads_prune_schedule_ensure() -> None:
+    """Once a day, raw bodies past `RAW_PAYLOAD_RETENTION_DAYS` are deleted."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=RAW_PAYLOADS_PRUNE_SCHEDULE_NAME,
+        defaults={"func": RAW_PAYLOADS_PRUNE_TASK, "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+
+
 def ensure_after_migrate(sender, **kwargs) -> None:
     if connection.schema_name != get_public_schema_name():
         return
     sweep_schedule_ensure()
+    raw_payloads_prune_schedule_ensure()

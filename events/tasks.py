@@ -74,3 +74,10 @@ def sweep_work_due(token: str | None = None) -> dict:
         return sweep_run(token)
     finally:
         connection.set_schema_to_public()
+
+
+def raw_payloads_prune() -> dict:
+    """The daily prune of raw bodies older than RAW_PAYLOAD_RETENTION_DAYS (scheduled)."""
+    from .services.receipts import raw_payloads_prune as prune
+
+    return prune()
