@@ -17,9 +17,6 @@ from .inserts import insert_skipping_conflicts
 
 logger = logging.getLogger(__name__)
 
-RAW_PAYLOADS_PRUNE_SCHEDULE_NAME = "raw-payloads-prune"
-RAW_PAYLOADS_PRUNE_TASK = "events.services.receipts.raw_payloads_prune"
-
 
 def receipt_insert(*, installation: Installation, receipt: RawReceipt, now: datetime) -> bool:
     """Keep the body; False when this installation already received this webhook id."""
@@ -38,9 +35,9 @@ def receipt_insert(*, installation: Installation, receipt: RawReceipt, now: date
 def raw_payloads_prune(now: datetime | None = None) -> dict:
     """Delete receipts older than `RAW_PAYLOAD_RETENTION_DAYS` in every organisation.
 
-    Run daily by the queue's schedule. Each organisation is entered by name and the
-    connection is left on public. Once pruned, a redelivery of that webhook is caught
-    by the order and refund keys instead.
+    Run daily by the queue's schedule (`events.tasks.raw_payloads_prune`). Each
+    organisation is entered by name and the connection is left on public. Once pruned,
+    a redelivery of that webhook is caught by the order and refund keys instead.
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.RAW_PAYLOAD_RETENTION_DAYS)
     pruned = {}
