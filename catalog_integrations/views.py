@@ -12,6 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.actors import Actor
@@ -99,6 +101,7 @@ def _form_page(request, integration, form, *, installation, check_url):
 
 
 @admin_required
+@sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
 def install(request, key: str):
     integration = _integration_or_404(key)
@@ -117,6 +120,7 @@ def install(request, key: str):
 
 
 @admin_required
+@sensitive_post_parameters()
 @require_POST
 def install_check(request, key: str):
     """htmx: validate the install form as it is filled in; nothing is saved."""
@@ -145,6 +149,7 @@ def _detail_context(installation, integration, **extra) -> dict:
 
 
 @admin_required
+@sensitive_post_parameters()
 @require_http_methods(["GET", "POST"])
 def edit(request, pk):
     installation, integration = _installation(pk)
@@ -164,6 +169,7 @@ def edit(request, pk):
 
 
 @admin_required
+@sensitive_post_parameters()
 @require_POST
 def edit_check(request, pk):
     installation, integration = _installation(pk)
@@ -220,6 +226,7 @@ def delete(request, pk):
 
 
 @admin_required
+@sensitive_post_parameters()
 @require_POST
 def rotate(request, pk):
     installation, integration = _installation(pk)
@@ -241,7 +248,10 @@ def _after_secret_change(request, result, what: str):
     if result.one_time:
         integration = result.integration
         context = _detail_context(installation, integration, one_time=result.one_time, what=what)
-        return render(request, "integrations/detail.html", context)
+        response = render(request, "integrations/detail.html", context)
+        # The key is on this response only: keep it out of every cache.
+        patch_cache_control(response, no_store=True, private=True)
+        return response
     if what == "installed":
         messages.success(request, f"Installed {installation.name}.")
     else:
