@@ -113,8 +113,3 @@ def audit_log(request):
     )
     context = {"form": form, "page": page, "query": query_without_cursor(request)}
     return render(request, "accounts/audit_log.html", context, status=400 if form.errors else 200)
-
-
-@login_required
-def home(request):
-    return render(request, "portal/home.html")

@@ -1,6 +1,7 @@
 """The portal's home: charts for a period, what needs attention, and live activity."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,6 +13,10 @@ from .forms import PeriodForm
 
 # Pollers ask this often, and only while the tab is visible (see _activity.html).
 ACTIVITY_POLL_SECONDS = 5
+# The charts aggregate a whole period: kept this long (per organisation, the cache's
+# keys carry the schema), so reloads and several admins cost one aggregation a minute.
+# Live activity is never cached.
+CHARTS_CACHE_SECONDS = 60
 
 
 def _purchase_chart(period, sales):
@@ -84,8 +89,11 @@ def _activity_context(fingerprint: str | None = None) -> dict:
 def overview(request):
     form = PeriodForm(request.GET or None)
     period = selectors.Period.ending_today(form.period_days(), today=timezone.now().date())
-    sales = selectors.sales_series(period)
-    health = selectors.destination_health(period)
+    sales, health = cache.get_or_set(
+        f"portal-overview-charts:{period.days}:{period.last_day}",
+        lambda: (selectors.sales_series(period), selectors.destination_health(period)),
+        CHARTS_CACHE_SECONDS,
+    )
     context = {
         "form": form,
         "period": period,

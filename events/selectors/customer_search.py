@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Lower
 
 from ..models import Customer, Identity, Purchase
@@ -30,11 +30,17 @@ def customer_search(query: str = "") -> QuerySet[Customer]:
         return customers.filter(pk=uuid.UUID(query))
     except ValueError:
         pass
-    by_email = Q(email_ci__startswith=query.lower())
-    if "@" in query:
-        return customers.alias(email_ci=Lower("email")).filter(by_email)
-    identity_owners = Identity.objects.filter(external_id=query).values("customer_id")
-    return customers.alias(email_ci=Lower("email")).filter(by_email | Q(pk__in=identity_owners))
+    by_email = (
+        Customer.objects.alias(email_ci=Lower("email"))
+        .filter(email_ci__startswith=query.lower())
+        .order_by()
+        .values("pk")
+    )
+    if "@" not in query:
+        # One set of ids from two indexes (email prefix, platform id), then the page.
+        by_identity = Identity.objects.filter(external_id=query).order_by().values("customer_id")
+        by_email = by_email.union(by_identity)
+    return customers.filter(pk__in=by_email)
 
 
 def customer_detail(*, customer_id: uuid.UUID) -> Customer | None:
