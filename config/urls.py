@@ -3,8 +3,8 @@
 from django.urls import include, path
 from oauth2_provider import views as oauth2_views
 
-from accounts import views as account_views
 from config.api import api
+from events.pages import overview as overview_pages
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
@@ -15,5 +15,7 @@ urlpatterns = [
     path("integrations/", include("catalog_integrations.urls")),
     path("deliveries/", include("events.urls")),
     path("", include("accounts.urls")),
-    path("", account_views.home, name="home"),
+    # The overview is the portal's home; the rest of the portal's pages follow it.
+    path("", overview_pages.overview, name="home"),
+    path("", include("events.pages.urls")),
 ]
