@@ -306,3 +306,20 @@ def test_installations_stay_readable_after_a_second_rotation(acme, settings, int
     assert read_secrets(_reload(acme, installation)) == (
         {"webhook_secret": SHOP_SECRET} if integration == "shopify" else {}
     )
+
+
+def test_the_page_showing_a_new_api_key_is_never_cached(acme):
+    response = acme.signed_in().post("/integrations/api/install/", {"name": "Backend"})
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/integrations/shopify/install/", "/integrations/shopify/install/check/"]
+)
+def test_posted_secrets_are_hidden_from_error_reports(acme, path):
+    response = acme.signed_in().post(path, {"name": "S", "webhook_secret": SHOP_SECRET})
+
+    assert response.wsgi_request.sensitive_post_parameters == "__ALL__"
