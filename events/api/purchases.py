@@ -2,10 +2,11 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from ninja import Field, Query, Schema
+from pydantic import AfterValidator
 
 from accounts.api_auth import OAuth2Bearer
 from config.api import error_responses
@@ -33,10 +34,17 @@ def amount_text(amount: Decimal | None) -> str | None:
     return text
 
 
+def _no_nul(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL: such a filter is refused, not sent to the database.
+    if value is not None and "\x00" in value:
+        raise ValueError("Must not contain NUL characters.")
+    return value
+
+
 class PurchaseFilters(Schema):
     installation_id: UUID | None = None
     user_id: UUID | None = None
-    order_id: str | None = Field(None, max_length=255)
+    order_id: Annotated[str | None, AfterValidator(_no_nul)] = Field(None, max_length=255)
     kind: Literal["purchase", "refund"] | None = None
     occurred_after: datetime | None = Field(None, description="Inclusive, ISO 8601.")
     occurred_before: datetime | None = Field(None, description="Exclusive, ISO 8601.")
