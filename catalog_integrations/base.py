@@ -179,7 +179,7 @@ class BaseIntegration:
         return None
 
     def summary(self, installation: Installation) -> list[tuple[str, str]]:
-        """Label and value of each non-secret setting, for pages and audit rows."""
+        """Label and value of each non-secret setting, for the installation page."""
         form = self.config_form
         rows = []
         for name, form_field in form.base_fields.items():
@@ -200,7 +200,7 @@ class BaseIntegration:
 
     def rotate(
         self, installation: Installation, value: str, *, now: datetime
-    ) -> Prepared:  # pragma: no cover - integrations that rotate override it
+    ) -> Prepared:  # integrations with a `rotation_label` override it
         raise NotImplementedError
 
     def secret_states(self, installation: Installation) -> list[SecretState]:
