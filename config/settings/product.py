@@ -10,9 +10,10 @@ RAW_PAYLOAD_RETENTION_DAYS = ENV.RAW_PAYLOAD_RETENTION_DAYS
 IDENTITY_HOLD_SECONDS = ENV.IDENTITY_HOLD_SECONDS
 DELIVERY_MAX_ATTEMPTS = ENV.DELIVERY_MAX_ATTEMPTS
 SHOPIFY_PREVIOUS_SECRET_GRACE_SECONDS = ENV.SHOPIFY_PREVIOUS_SECRET_GRACE_SECONDS
-# The development Mixpanel receiver that `make run` starts on loopback; in development
-# it is the default custom host, so the demo organisation can send to it.
-DEV_MIXPANEL_RECEIVER_URL = "http://127.0.0.1:8001"
+# The development Mixpanel receiver that `make run` starts on loopback, on the port after
+# the web server's (8001 by default); in development it is the default custom host, so
+# the demo organisation can send to it.
+DEV_MIXPANEL_RECEIVER_URL = f"http://127.0.0.1:{(ENV.base_port or 8000) + 1}"
 MIXPANEL_CUSTOM_HOSTS = ENV.mixpanel_custom_hosts or (
     [DEV_MIXPANEL_RECEIVER_URL] if not (ENV.is_production or TESTING) else []
 )
