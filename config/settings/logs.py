@@ -21,5 +21,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django_q": {"level": "WARNING" if TESTING else "INFO"},
+        # The embedded database's start and stop commands; its failures still show.
+        "pgserver": {"level": "WARNING"},
     },
 }
