@@ -1,11 +1,14 @@
 """`make run`: migrate, make sure the demo organisation exists, serve the web and a worker.
 
-This process holds the embedded database's first handle (when DATABASE_URL is unset)
-for as long as it runs, so the server it starts outlives the web and worker children
-and stops once they and this process have exited.
+This process owns the session: with the embedded database it holds the only handle,
+gives the web server and the worker the server's socket as `DATABASE_URL`, and stops
+the database after them. The children run in sessions of their own, so Ctrl-C in the
+terminal reaches only this process, which then stops each child's main process with
+SIGTERM (a whole django-q2 process group hit by SIGINT hangs in "stopping").
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,11 +19,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from accounts.actors import Actor
+from config.embedded_db import embedded_database_url, stop_embedded_database
 from tenants.models import Organisation
 from tenants.services import organisation_create
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "admin@demo.localhost"
+# How long the web server and the worker get to stop before they are killed.
+STOP_GRACE_SECONDS = 10
 
 
 class Command(BaseCommand):
@@ -30,21 +36,55 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true")
 
     def handle(self, *args, **options):
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        call_command("migrate_schemas", interactive=False, verbosity=0)
-        credentials = self._ensure_demo()
+        try:
+            call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+            call_command("migrate_schemas", interactive=False, verbosity=0)
+            credentials = self._ensure_demo()
+            self._serve(credentials, worker=not options["no_worker"])
+        finally:
+            stop_embedded_database()
 
+    def _serve(self, credentials: dict, *, worker: bool) -> None:
+        env = dict(os.environ)
+        database_url = embedded_database_url()
+        if database_url:
+            env["DATABASE_URL"] = database_url
         port = settings.BASE_PORT or 8000
+        commands = [["runserver", f"127.0.0.1:{port}", "--noreload"]]
+        if worker:
+            commands.append(["qcluster"])
         children = [
             subprocess.Popen(  # noqa: S603 - our own manage.py, fixed arguments
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+                [sys.executable, "manage.py", *command], env=env, start_new_session=True
             )
+            for command in commands
         ]
-        if not options["no_worker"]:
-            children.append(subprocess.Popen([sys.executable, "manage.py", "qcluster"]))  # noqa: S603
+        stopping = []
+
+        def stop(*_):
+            stopping.append(True)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         time.sleep(1.5)
-        self._banner(credentials)
-        self._wait(children)
+        if not stopping:
+            self._banner(credentials)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.2)
+        self._stop(children)
+
+    def _stop(self, children) -> None:
+        self.stdout.write("Stopping the web server, the worker and the embedded database...")
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
 
     def _ensure_demo(self) -> dict:
         path = settings.DATA_DIR_PATH / "demo-credentials.json"
@@ -76,24 +116,3 @@ class Command(BaseCommand):
             "",
         ]
         self.stdout.write("\n".join(lines))
-
-    def _wait(self, children) -> None:
-        def stop(*_):
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        finally:
-            stop()
-            deadline = time.time() + 10
-            for child in children:
-                try:
-                    child.wait(max(0.1, deadline - time.time()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        sys.exit(0 if all(c.returncode in (0, -15) for c in children) else 1)
