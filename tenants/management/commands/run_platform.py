@@ -7,6 +7,7 @@ terminal reaches only this process, which then stops each child's main process w
 SIGTERM (a whole django-q2 process group hit by SIGINT hangs in "stopping").
 """
 
+import io
 import json
 import os
 import signal
@@ -40,11 +41,12 @@ class Command(BaseCommand):
             call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
             call_command("migrate_schemas", interactive=False, verbosity=0)
             credentials = self._ensure_demo()
-            self._serve(credentials, worker=not options["no_worker"])
+            demo = self._demo_integrations()
+            self._serve(credentials, demo, worker=not options["no_worker"])
         finally:
             stop_embedded_database()
 
-    def _serve(self, credentials: dict, *, worker: bool) -> None:
+    def _serve(self, credentials: dict, demo: dict, *, worker: bool) -> None:
         env = dict(os.environ)
         database_url = embedded_database_url()
         if database_url:
@@ -59,6 +61,7 @@ class Command(BaseCommand):
             )
             for command in commands
         ]
+        children.append(self._receiver())
         stopping = []
 
         def stop(*_):
@@ -68,7 +71,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         time.sleep(1.5)
         if not stopping:
-            self._banner(credentials)
+            self._banner(credentials, demo)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
         self._stop(children)
@@ -102,7 +105,21 @@ class Command(BaseCommand):
         path.chmod(0o600)
         return result
 
-    def _banner(self, credentials: dict) -> None:
+    def _demo_integrations(self) -> dict:
+        """The demo shop, and its Mixpanel installation pointed at the local receiver."""
+        out = io.StringIO()
+        call_command("setup_demo_integrations", organisation=DEMO_SLUG, json=True, stdout=out)
+        return json.loads(out.getvalue())
+
+    def _receiver(self) -> subprocess.Popen:
+        """The development Mixpanel receiver, on loopback, in a session of its own."""
+        port = settings.DEV_MIXPANEL_RECEIVER_URL.rsplit(":", 1)[1]
+        module = "catalog_integrations.mixpanel.receiver"
+        return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", module, "--port", port, "--quiet"], start_new_session=True
+        )
+
+    def _banner(self, credentials: dict, demo: dict) -> None:
         base = settings.BASE_URL
         scheme, host = base.split("://", 1)
         lines = [
@@ -112,6 +129,9 @@ class Command(BaseCommand):
             f"  Sign in as:   {credentials['admin_email']}",
             f"  Password:     {credentials['admin_password']}",
             f"  Public site:  {base}/  (sign up a new organisation)",
+            f"  Demo shop:    {demo['shop_domain']}, webhook secret {demo['webhook_secret']}",
+            f"  Mixpanel:     {demo['receiver_url']}/  (a local receiver: see what arrives)",
+            "  Samples:      .venv/bin/python manage.py send_sample_webhooks --organisation demo",
             "  Stop with Ctrl-C.",
             "",
         ]
