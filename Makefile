@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format lock bench
+.PHONY: run test lint format lock bench faults
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -32,3 +32,12 @@ format: $(STAMP)
 # Refresh the lock after changing pyproject.toml's pins.
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^uv==' > requirements.lock
+
+# Benchmark and fault runs: not part of the suite. Each starts its own PostgreSQL and
+# Redis on loopback ports (18700-18799) and removes them; results on stdout, progress on
+# stderr. BENCH_ARGS=--quick or FAULTS_ARGS="--quick worker-kill" for shorter runs.
+bench: $(STAMP)
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+faults: $(STAMP)
+	$(PY) bench/faults.py $(FAULTS_ARGS)
