@@ -105,6 +105,17 @@ def keyset_page(
     )
 
 
+def page_for_request(request, queryset: QuerySet, *, fields: tuple[str, str], size: int) -> Page:
+    """The page a portal request asks for with its `older` or `newer` cursor."""
+    return keyset_page(
+        queryset,
+        fields=fields,
+        size=size,
+        older_than=request.GET.get("older"),
+        newer_than=request.GET.get("newer"),
+    )
+
+
 def query_without_cursor(request) -> str:
     """The request's query string minus its cursor, for the pager's links."""
     query = request.GET.copy()

@@ -10,7 +10,7 @@ from . import selectors, services
 from .actors import Actor
 from .errors import ApplicationError
 from .forms import AuditFilterForm, MemberInviteForm, MemberRoleForm, form_apply_error
-from .pagination import keyset_page, query_without_cursor
+from .pagination import page_for_request, query_without_cursor
 from .permissions import admin_required
 
 AUDIT_PAGE_SIZE = 50
@@ -104,12 +104,6 @@ def audit_log(request):
         date_from=filters.get("date_from"),
         date_to=filters.get("date_to"),
     )
-    page = keyset_page(
-        entries,
-        fields=("occurred_at", "id"),
-        size=AUDIT_PAGE_SIZE,
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
-    )
+    page = page_for_request(request, entries, fields=("occurred_at", "id"), size=AUDIT_PAGE_SIZE)
     context = {"form": form, "page": page, "query": query_without_cursor(request)}
     return render(request, "accounts/audit_log.html", context, status=400 if form.errors else 200)

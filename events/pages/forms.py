@@ -95,6 +95,9 @@ class CustomerSearchForm(PagedForm):
         help_text="An email (or its beginning), a user id, or an id on a platform.",
     )
 
+    def query(self) -> str:
+        return self.cleaned_data["q"] if self.is_bound and self.is_valid() else ""
+
 
 class HeldLinkForm(forms.Form):
     user = forms.CharField(

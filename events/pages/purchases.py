@@ -11,31 +11,26 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.actors import Actor
 from accounts.errors import ApplicationError
 from accounts.forms import form_apply_error
-from accounts.pagination import keyset_page, query_without_cursor
+from accounts.pagination import page_for_request, query_without_cursor
 from accounts.permissions import admin_required
 
 from ..selectors import purchase_search as selectors
 from ..services.held import held_purchase_link
 from .forms import PAGE_SIZE, HeldLinkForm, PurchaseFilterForm
+from .listing import list_page
 
 
 @login_required
 @require_GET
 def purchase_list(request):
     form = PurchaseFilterForm(request.GET or None, installations=selectors.source_installations())
-    if form.is_bound and not form.is_valid():
-        context = {"form": form, "page": None, "query": ""}
-        return render(request, "events/pages/purchases.html", context, status=400)
-    purchases = selectors.with_row_details(selectors.purchase_search(form.filters()))
-    page = keyset_page(
-        purchases,
+    return list_page(
+        request,
+        form=form,
+        rows=lambda form: selectors.with_row_details(selectors.purchase_search(form.filters())),
         fields=("occurred_at", "id"),
-        size=form.page_size(),
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
+        template="events/pages/purchases.html",
     )
-    context = {"form": form, "page": page, "query": query_without_cursor(request)}
-    return render(request, "events/pages/purchases.html", context)
 
 
 @login_required
@@ -56,12 +51,8 @@ def purchase_detail(request, purchase_id: uuid.UUID):
 @login_required
 @require_GET
 def held_list(request):
-    page = keyset_page(
-        selectors.held_deliveries(),
-        fields=("next_attempt_at", "id"),
-        size=PAGE_SIZE,
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
+    page = page_for_request(
+        request, selectors.held_deliveries(), fields=("next_attempt_at", "id"), size=PAGE_SIZE
     )
     context = {
         "page": page,

@@ -7,28 +7,21 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.pagination import keyset_page, query_without_cursor
-
 from ..selectors import customer_search as selectors
 from .forms import CustomerSearchForm
+from .listing import list_page
 
 
 @login_required
 @require_GET
 def user_list(request):
-    form = CustomerSearchForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        return render(request, "events/pages/users.html", {"form": form, "page": None}, status=400)
-    query = form.cleaned_data.get("q", "") if form.is_bound else ""
-    page = keyset_page(
-        selectors.customer_search(query),
+    return list_page(
+        request,
+        form=CustomerSearchForm(request.GET or None),
+        rows=lambda form: selectors.customer_search(form.query()),
         fields=("created_at", "id"),
-        size=form.page_size(),
-        older_than=request.GET.get("older"),
-        newer_than=request.GET.get("newer"),
+        template="events/pages/users.html",
     )
-    context = {"form": form, "page": page, "query": query_without_cursor(request)}
-    return render(request, "events/pages/users.html", context)
 
 
 @login_required
