@@ -5,13 +5,17 @@ every scope, through the WSGI application on `acme`'s host. No answer may be a 5
 use a status the operation does not document, or break its documented schema.
 """
 
+import uuid
+
 import pytest
 import schemathesis
 from django.conf import settings as django_settings
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.strategies import booleans
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -20,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from catalog_integrations.registry import get_integration
+from events.models import Customer, Identity
 from tests.accounts.factories import api_credentials
 from tests.events.users_support import installation
 
@@ -70,8 +75,35 @@ def wsgi_app_on(db):
     return pinned
 
 
+def _with_real_ids(case, *, installation_id: str, user_id: str) -> None:
+    """Point generated ids at rows that exist, so the success paths are exercised too.
+
+    Random UUIDs only ever meet 404 and 422; the ids put here are still valid input.
+    """
+    if "user_id" in (case.path_parameters or {}):
+        case.path_parameters["user_id"] = user_id
+    if isinstance(case.query, dict) and "installation_id" in case.query:
+        case.query["installation_id"] = installation_id
+    body = case.body if isinstance(case.body, dict) else {}
+    users = body.get("users") if isinstance(body.get("users"), list) else [body]
+    for user in users:
+        identities = user.get("identities") if isinstance(user, dict) else None
+        for identity in identities if isinstance(identities, list) else []:
+            if isinstance(identity, dict) and "installation_id" in identity:
+                identity["installation_id"] = installation_id
+
+
+def _new_user(org, installation_id) -> str:
+    with tenant_context(org.organisation):
+        customer = Customer.objects.create(email=f"{uuid.uuid4().hex}@example.com")
+        Identity.objects.create(
+            customer=customer, installation_id=installation_id, external_id=uuid.uuid4().hex
+        )
+    return str(customer.pk)
+
+
 def test_the_api_answers_generated_requests_without_500_and_within_its_schema(acme, wsgi_app_on):
-    installation(acme)
+    shop = installation(acme)
     token = api_credentials(acme).token
     raw = acme.client().get("/api/v1/openapi.json").json()
     schema = schemathesis.openapi.from_dict(raw)
@@ -82,7 +114,7 @@ def test_the_api_answers_generated_requests_without_500_and_within_its_schema(ac
 
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(), real_ids=booleans())
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
@@ -91,7 +123,10 @@ def test_the_api_answers_generated_requests_without_500_and_within_its_schema(ac
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        def check(case):
+        def check(case, real_ids):
+            if real_ids:
+                user_id = _new_user(acme, shop.pk)
+                _with_real_ids(case, installation_id=str(shop.pk), user_id=user_id)
             response = case.call(headers={"Authorization": f"Bearer {token}"})
             case.validate_response(response, checks=CHECKS)
 
