@@ -100,9 +100,12 @@ def _validation_error(request, exc: ValidationError):
 
 @api.exception_handler(AuthenticationError)
 def _authentication_error(request, exc):
-    return error_response(
+    response = error_response(
         request, status=401, detail="A valid access token is required.", code="not_authenticated"
     )
+    # RFC 6750: a bearer-protected resource names its scheme on 401.
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 @api.exception_handler(AuthorizationError)
