@@ -175,6 +175,7 @@ def test_missing_or_unknown_credentials_are_401_in_the_error_body(acme, header):
     response = acme.client().get(USERS, HTTP_AUTHORIZATION=header)
 
     assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response.json() == {
         "detail": "A valid access token is required.",
         "code": "not_authenticated",
