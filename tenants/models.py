@@ -3,14 +3,22 @@ import logging
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, models
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django_tenants.clone import CloneSchema
 from django_tenants.models import DomainMixin, TenantMixin
-from django_tenants.utils import get_public_schema_name, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
+from . import schema_clone
 from .slugs import validate_domain
 
 logger = logging.getLogger(__name__)
+
+
+def _pending_migrations(schema_name: str) -> list:
+    with schema_context(schema_name):
+        executor = MigrationExecutor(connection)
+        return executor.migration_plan(executor.loader.graph.leaf_nodes())
 
 
 class OrganisationQuerySet(models.QuerySet):
@@ -44,12 +52,13 @@ class Organisation(TenantMixin):
         return self.name or self.schema_name
 
     def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
-        """Clone the base schema, then migrate the clone for real.
+        """Copy the base schema, then migrate the copy for real when the base is behind.
 
         django-tenants fakes every migration after cloning, so a base that is behind
-        would yield organisations missing tables with no error. Instead the clone keeps
+        would yield organisations missing tables with no error. Instead the copy keeps
         the base's own migration records and `migrate_schemas` applies whatever the base
-        lacked (usually nothing).
+        lacked (usually nothing, and then it does not run). See `schema_clone` for why
+        the copy is not django-tenants' clone function.
         """
         base = self.get_base_schema()
         if not (sync_schema and base and schema_exists(base)):
@@ -59,19 +68,28 @@ class Organisation(TenantMixin):
         if check_if_exists and schema_exists(self.schema_name):
             return False
 
-        CloneSchema().clone_schema(base, self.schema_name, "NODATA")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f'INSERT INTO "{self.schema_name}".django_migrations (app, name, applied) '  # noqa: S608
-                f'SELECT app, name, applied FROM "{base}".django_migrations'
+        unsupported = schema_clone.unsupported_objects(base)
+        if unsupported:
+            # django-tenants' clone copies these too, in time that grows with every schema.
+            logger.warning("base_schema_slow_clone", extra={"objects": unsupported[:5]})
+            CloneSchema().clone_schema(base, self.schema_name, "NODATA")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'INSERT INTO "{self.schema_name}".django_migrations (app, name, applied) '  # noqa: S608
+                    f'SELECT app, name, applied FROM "{base}".django_migrations'
+                )
+        else:
+            schema_clone.copy_schema(base, self.schema_name)
+        # The copy carries the base's content types and permissions; a base that is behind
+        # (or the slow clone, which carries neither) needs a real migration run.
+        if unsupported or _pending_migrations(self.schema_name):
+            call_command(
+                "migrate_schemas",
+                tenant=True,
+                schema_name=self.schema_name,
+                interactive=False,
+                verbosity=verbosity,
             )
-        call_command(
-            "migrate_schemas",
-            tenant=True,
-            schema_name=self.schema_name,
-            interactive=False,
-            verbosity=verbosity,
-        )
         connection.set_schema_to_public()
         return True
 

@@ -2,12 +2,16 @@ import json
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django_tenants.utils import tenant_context
 
 from accounts.actors import Actor
 from accounts.errors import ApplicationError
+from tenants import schema_clone
 from tenants.models import Domain, Organisation
 from tenants.services import base_schema_tables, organisation_create
 
@@ -143,3 +147,93 @@ def test_a_failed_provisioning_leaves_no_schema(db, monkeypatch):
 
     assert not Organisation.objects.filter(slug="half-made").exists()
     assert _tables("half_made") == set()
+
+
+def _structure(schema: str) -> dict[str, set]:
+    """Columns, constraints and indexes of a schema, with its own name taken out."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT table_name, column_name, data_type, is_nullable, column_default, is_identity
+            FROM information_schema.columns WHERE table_schema = %s
+            """,
+            [schema],
+        )
+        columns = set(cursor.fetchall())
+        cursor.execute(
+            """
+            SELECT cl.relname, con.conname, con.contype,
+                   replace(pg_get_constraintdef(con.oid), %s, '')
+            FROM pg_constraint con JOIN pg_class cl ON cl.oid = con.conrelid
+            WHERE cl.relnamespace = %s::regnamespace
+            """,
+            [f"{schema}.", schema],
+        )
+        constraints = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT tablename, indexname, replace(indexdef, %s, '') FROM pg_indexes"
+            " WHERE schemaname = %s",
+            [f"{schema}.", schema],
+        )
+        indexes = set(cursor.fetchall())
+    return {"columns": columns, "constraints": constraints, "indexes": indexes}
+
+
+def test_a_new_organisation_is_an_exact_copy_of_the_base_schema(provisioned):
+    base = settings.TENANT_BASE_SCHEMA
+    assert schema_clone.unsupported_objects(base) == []
+
+    organisation_create(
+        slug="copy-check", name="Copy", admin_email="a@copy.test", actor=Actor.system()
+    )
+    provisioned.append("copy-check")
+
+    copy, original = _structure("copy_check"), _structure(base)
+    assert copy["columns"] == original["columns"]
+    assert copy["constraints"] == original["constraints"]
+    assert copy["indexes"] == original["indexes"]
+    assert len(original["constraints"]) > 50
+    assert len(original["indexes"]) > 50
+
+
+def test_the_copy_carries_content_types_and_permissions_and_new_ids_follow_them(provisioned):
+    organisation = organisation_create(
+        slug="types-check", name="Types", admin_email="a@types.test", actor=Actor.system()
+    ).organisation
+    provisioned.append("types-check")
+    base = settings.TENANT_BASE_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app_label, model FROM "{base}".django_content_type')
+        base_types = set(cursor.fetchall())
+        cursor.execute(f'SELECT count(*) FROM "{base}".auth_permission')
+        base_permissions = cursor.fetchone()[0]
+
+    with tenant_context(organisation):
+        types = set(ContentType.objects.values_list("app_label", "model"))
+        permissions = Permission.objects.count()
+        added = ContentType.objects.create(app_label="probe", model="probe")
+        largest = max(ContentType.objects.exclude(pk=added.pk).values_list("pk", flat=True))
+
+    assert types == base_types
+    assert ("accounts", "member") in types
+    assert permissions == base_permissions
+    assert added.pk == largest + 1
+
+
+def test_a_base_with_objects_the_copy_does_not_know_falls_back_to_the_full_clone(provisioned):
+    base = settings.TENANT_BASE_SCHEMA
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'CREATE VIEW "{base}".member_emails AS SELECT email FROM "{base}".accounts_member'
+        )
+
+    organisation_create(
+        slug="view-check", name="View", admin_email="a@view.test", actor=Actor.system()
+    )
+    provisioned.append("view-check")
+
+    assert schema_clone.unsupported_objects(base) == ["relation member_emails"]
+    assert base_schema_tables() <= _tables("view_check") | {"member_emails"}
+    assert "member_emails" in _tables("view_check")
+    with tenant_context(Organisation.objects.get(slug="view-check")):
+        assert ContentType.objects.filter(app_label="accounts", model="member").exists()
