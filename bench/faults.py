@@ -28,6 +28,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from harness import (  # noqa: E402
     log,
     machine_line,
     migrate,
+    port_open,
     product_env,
     qcluster,
     wait_until,
@@ -134,14 +136,28 @@ class Stage:
         for service in self.services:
             service.stop()
         self.receiver.stop()
+        if self.redis and self.redis.process:
+            self.redis.stop()  # one this run restarted; the parent starts its own again
         connections.close_all()
         self.pg.sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # -- accounting --------------------------------------------------------------
 
     def drain(self, expected: int, timeout: float = DRAIN_SECONDS) -> bool:
+        """Until the fake Mixpanel has `expected` events and the database agrees that
+        every delivery is delivered (so a late resend is counted too)."""
+        from shop import stored_counts
+
+        def settled() -> bool:
+            if self.receiver.unique() < expected:
+                return False
+            states = Counter()
+            for counts in stored_counts(self.orgs).values():
+                states.update(counts["deliveries"])
+            return set(states) == {"delivered"}
+
         started = time.monotonic()
-        drained = wait_until(lambda: self.receiver.unique() >= expected, timeout=timeout)
+        drained = wait_until(settled, timeout=timeout, interval=0.5)
         log(
             f"{self.name}: {self.receiver.unique()}/{expected} delivered after "
             f"{time.monotonic() - started:.0f} s of draining"
@@ -389,6 +405,8 @@ def run_two_clusters(stage: Stage, quick: bool) -> Outcome:
             async_task(DISPATCH_TASK, org.schema_name, org.mixpanel_id)
     stored = stage.account(Outcome("probe"), [result]).stored
     stage.drain(stored)
+    for service in (first, second):
+        service.stop()  # its last lines are in its log
     split = {service.name: _delivered_by(service.logpath) for service in (first, second)}
     outcome.notes.append(
         f"{stored:,} purchases stored with both clusters stopped, then drained by both; "
@@ -468,7 +486,7 @@ def main() -> int:
             log(f"{name}: {outcomes[-1].line()}")
             if not pg_alive(pg):
                 pg.start()
-            if not redis.process or redis.process.poll() is not None:
+            if not port_open(redis.port):
                 redis.start()
     finally:
         redis.stop()

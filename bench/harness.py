@@ -208,7 +208,15 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            # Started by another process of the run: ask the server itself.
+            import redis
+
+            with contextlib.suppress(redis.RedisError):
+                redis.Redis(host=LOOPBACK, port=self.port).shutdown(nosave=True)
+            wait_until(lambda: not port_open(self.port), timeout=10)
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
