@@ -36,8 +36,8 @@ def test_the_team_page_lists_members_with_their_roles(acme):
     assert response.status_code == 200
     assert "admin@acme.test <small>(you)</small>" in page
     assert "vera@acme.test" in page
-    assert page.count("<td>Viewer</td>") == 1
-    assert page.count("<td>Admin</td>") == 1
+    assert page.count('<td data-label="Role">Viewer</td>') == 1
+    assert page.count('<td data-label="Role">Admin</td>') == 1
     assert 'action="/team/invite/"' in page
 
 

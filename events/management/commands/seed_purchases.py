@@ -193,9 +193,9 @@ class Command(JsonCommand):
                 items=items,
             )
             purchases.append(purchase)
-            if rng.random() < REFUND_SHARE:
+            refund_at = occurred + timedelta(days=rng.uniform(0.1, 10))
+            if rng.random() < REFUND_SHARE and refund_at < now:
                 refunded = min(amount, Decimal(rng.choice(PRODUCTS)[2]))
-                refund_at = min(occurred + timedelta(days=rng.uniform(0.1, 10)), now)
                 refunds.append(
                     Purchase(
                         installation=source,
