@@ -1,6 +1,6 @@
 """`/api/v1/purchases`: stored purchases and adjustments with their delivery states."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -41,13 +41,27 @@ def _no_nul(value: str | None) -> str | None:
     return value
 
 
+def _in_utc(value: datetime | None) -> datetime | None:
+    # PostgreSQL refuses offsets beyond ±15:59 (a 500 otherwise); in UTC any offset works.
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("Out of the supported range of dates.") from None
+
+
 class PurchaseFilters(Schema):
     installation_id: UUID | None = None
     user_id: UUID | None = None
     order_id: Annotated[str | None, AfterValidator(_no_nul)] = Field(None, max_length=255)
     kind: Literal["purchase", "refund"] | None = None
-    occurred_after: datetime | None = Field(None, description="Inclusive, ISO 8601.")
-    occurred_before: datetime | None = Field(None, description="Exclusive, ISO 8601.")
+    occurred_after: Annotated[datetime | None, AfterValidator(_in_utc)] = Field(
+        None, description="Inclusive, ISO 8601."
+    )
+    occurred_before: Annotated[datetime | None, AfterValidator(_in_utc)] = Field(
+        None, description="Exclusive, ISO 8601."
+    )
     limit: int = Field(PAGE_DEFAULT, ge=1, description=f"At most {PAGE_MAX}; more is clamped.")
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
 

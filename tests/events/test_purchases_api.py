@@ -185,6 +185,19 @@ def test_odd_query_strings_never_fail(acme, query):
     assert response.status_code in (200, 400, 422)
 
 
+def test_time_filters_with_any_offset_or_extreme_dates_never_fail(acme):
+    shop = shopify_install(acme)
+    _stored(acme, shop)
+    client = api_credentials(acme, "purchases:read").client()
+
+    far_offset = client.get("/api/v1/purchases", {"occurred_after": "2025-02-28T06:00:00-16:28"})
+    ancient = client.get("/api/v1/purchases", {"occurred_before": "0001-01-01T00:00:00+01:00"})
+
+    assert far_offset.status_code == 200
+    assert far_offset.json()["count"] == 1
+    assert ancient.status_code == 422
+
+
 def test_a_token_without_purchases_read_is_a_403(acme):
     client = api_credentials(acme, "users:read").client()
 
