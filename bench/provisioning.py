@@ -1,7 +1,7 @@
 """Median time to provision an organisation, with 1 and with 200 organisations present.
 
 Provisioning is `tenants.services.organisation_create`, as sign-up, the admin and
-`create_organisation` call it: clone of the base schema, domain, first admin (with the
+`create_organisation` call it: copy of the base schema, domain, first admin (with the
 real password hasher), audit row. Each sample is deleted again, so the population
 stays at its checkpoint while it is measured.
 
@@ -122,8 +122,9 @@ def _machine() -> list[str]:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return [
-        f"- Machine: {cpu}, {os.cpu_count()} cores{memory}",
+        f"- Machine: {cpu}, {os.cpu_count()} cores{memory}; load average at the end {load}",
         f"- {platform.system()} {platform.release()}, Python {platform.python_version()}",
         f"- PostgreSQL {postgres} on {connection.settings_dict['HOST'] or 'a local socket'}",
         f"- Commit {commit or 'unknown'}",
@@ -180,7 +181,7 @@ def _run(options) -> None:
     lines = [
         f"# Provisioning an organisation ({time.strftime('%Y-%m-%d')})",
         "",
-        "`bench/provisioning.py`: `organisation_create` (clone of the base schema, domain,",
+        "`bench/provisioning.py`: `organisation_create` (copy of the base schema, domain,",
         "first admin with the real password hasher, audit row), median of "
         f"{options.samples} samples,",
         "each deleted again after it is timed.",
