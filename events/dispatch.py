@@ -30,9 +30,11 @@ from catalog_integrations.models import Installation
 from config.logging import organisation_var
 from tenants.models import Organisation
 
-from .models import Delivery, DeliveryAttempt, DeliveryState
-from .outcomes import SendOutcome, SendResult
-from .services.deliveries import pseudonymous_distinct_id, work_due_mark
+from . import claims
+from .claims import LOST_LEASE_ERROR, AttemptRow
+from .models import Delivery, DeliveryState
+from .outcomes import OutgoingDelivery, SendOutcome, SendResult
+from .services.deliveries import work_due_mark
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +45,6 @@ BATCH_SIZE = 2000
 # A task sends batches for about this long, then queues itself again behind other
 # organisations' tasks, so a busy shop cannot hold a worker for long.
 TURN_SECONDS = 2.0
-# A claim outlives the queue's task timeout, so a lease only expires once the worker
-# that took it has certainly stopped working on it.
-LEASE_SECONDS = settings.Q_CLUSTER["timeout"] + 30
 # Backoff: first retry after about 2 s, doubling, +-20 % jitter, never over an hour.
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 3600.0
@@ -60,8 +59,6 @@ OPEN_STATES = (
     DeliveryState.IN_FLIGHT,
     DeliveryState.FAILED,
 )
-
-LOST_LEASE_ERROR = "The worker stopped before recording a result (lease expired)."
 
 
 class UnknownOrganisation(ApplicationError):
@@ -104,29 +101,9 @@ def destination_ready(destination: Installation | None) -> bool:
 
 @dataclass
 class Claimed:
-    deliveries: list[Delivery]
+    deliveries: list[OutgoingDelivery]
     # Rows whose lost send was their last attempt: marked dead, not sent again.
-    exhausted: list[Delivery]
-
-
-_CLAIM_SQL = """
-    WITH due AS (
-        SELECT id, state AS previous_state FROM {table}
-        WHERE destination_id = %(destination)s AND (
-            (state IN ('pending', 'failed')
-             AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s))
-            OR (state = 'in_flight' AND lease_expires_at <= %(now)s)
-        )
-        ORDER BY next_attempt_at NULLS FIRST, created_at
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE {table} AS d
-    SET state = 'in_flight', lease_expires_at = %(lease)s,
-        attempts = d.attempts + 1, updated_at = %(now)s
-    FROM due WHERE d.id = due.id
-    RETURNING d.id, due.previous_state
-"""
+    exhausted: list[OutgoingDelivery]
 
 
 def claim_batch(*, destination: Installation, limit: int | None = None) -> Claimed:
@@ -135,78 +112,29 @@ def claim_batch(*, destination: Installation, limit: int | None = None) -> Claim
     A row taken back from an expired lease gets an attempt row for the send whose
     result was lost; if that send was its last attempt it is dead, and not sent.
     """
-    now = timezone.now()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _CLAIM_SQL.format(table=Delivery._meta.db_table),
-                {
-                    "destination": destination.pk,
-                    "now": now,
-                    "lease": now + timedelta(seconds=LEASE_SECONDS),
-                    "limit": limit or BATCH_SIZE,
-                },
-            )
-            previous = dict(cursor.fetchall())
-        if not previous:
-            return Claimed([], [])
-        rows = list(
-            Delivery.objects.filter(id__in=previous)
-            .select_related("purchase", "purchase__installation", "purchase__customer")
-            .order_by("created_at", "id")
-        )
-        lost = [d for d in rows if previous[d.id] == DeliveryState.IN_FLIGHT]
+        rows = claims.claim(destination=destination, limit=limit or BATCH_SIZE)
+        lost = [d for d in rows if d.was_lost]
         # Claiming added one attempt; the lost send itself was counted when it was claimed.
         exhausted = [d for d in lost if d.attempts > settings.DELIVERY_MAX_ATTEMPTS]
         if lost:
-            _record_lost(lost, exhausted, now=now)
-        sendable = [d for d in rows if d not in exhausted]
-        _fix_event_identity(sendable)
+            _record_lost(lost, exhausted, now=timezone.now())
+        spent = {d.id for d in exhausted}
+        sendable = [d for d in rows if d.id not in spent]
+        claims.fix_event_identity(sendable)
     return Claimed(sendable, exhausted)
 
 
-def _record_lost(lost: list[Delivery], exhausted: list[Delivery], *, now) -> None:
-    DeliveryAttempt.objects.bulk_create(
-        DeliveryAttempt(
-            delivery=delivery,
-            started_at=now,
-            outcome=DeliveryState.DEAD if delivery in exhausted else DeliveryState.FAILED,
-            error=LOST_LEASE_ERROR,
-        )
-        for delivery in lost
-    )
+def _record_lost(lost: list, exhausted: list, *, now) -> None:
+    spent = {d.id for d in exhausted}
     for delivery in exhausted:
         delivery.attempts -= 1
         _fail(delivery, LOST_LEASE_ERROR, now=now, dead=True)
-        delivery.updated_at = now
-    Delivery.objects.bulk_update(
-        exhausted,
-        ["state", "attempts", "last_error", "next_attempt_at", "lease_expires_at", "updated_at"],
+    outcome = {True: str(DeliveryState.DEAD), False: str(DeliveryState.FAILED)}
+    claims.attempts_insert(
+        [AttemptRow(d.id, now, 0, None, outcome[d.id in spent], LOST_LEASE_ERROR, "") for d in lost]
     )
-
-
-def _fix_event_identity(deliveries: list[Delivery]) -> None:
-    """Fill a delivery's `distinct_id` and `time` once; every resend reuses them."""
-    unfixed = [d for d in deliveries if d.distinct_id is None or d.event_time is None]
-    for delivery in unfixed:
-        if delivery.distinct_id is None:
-            delivery.distinct_id = release_distinct_id(delivery.purchase)
-        if delivery.event_time is None:
-            delivery.event_time = delivery.purchase.occurred_at
-    if unfixed:
-        Delivery.objects.bulk_update(unfixed, ["distinct_id", "event_time"])
-
-
-def release_distinct_id(purchase) -> str:
-    """The user's id when known, else a pseudonymous id for the platform customer."""
-    if purchase.customer_id:
-        return str(purchase.customer_id)
-    if purchase.external_customer_id:
-        return pseudonymous_distinct_id(
-            installation_id=purchase.installation_id,
-            external_customer_id=purchase.external_customer_id,
-        )
-    return ""
+    claims.write_back(exhausted, now=now)
 
 
 def dispatch_turn(*, schema_name: str, destination_id: str) -> dict:
@@ -238,6 +166,10 @@ def dispatch_turn(*, schema_name: str, destination_id: str) -> dict:
             claimed = claim_batch(destination=destination)
             if not (claimed.deliveries or claimed.exhausted):
                 break
+            if len(claimed.deliveries) + len(claimed.exhausted) >= BATCH_SIZE:
+                # A full batch: more is likely waiting, and another worker may take the
+                # next one meanwhile (claims never overlap). Still one task queued at most.
+                dispatch_enqueue(schema_name=schema_name, destination_id=destination_id)
             totals.update(
                 send_and_record(
                     organisation=organisation,
@@ -251,15 +183,14 @@ def dispatch_turn(*, schema_name: str, destination_id: str) -> dict:
             if time.monotonic() >= deadline:
                 more = True
                 break
+        logger.info(
+            "dispatch_turn", extra={"destination": str(destination_id), "more": more, **totals}
+        )
     finally:
         connection.set_schema_to_public()
         organisation_var.reset(token)
     if more:
         dispatch_enqueue(schema_name=schema_name, destination_id=destination_id)
-    logger.info(
-        "dispatch_turn",
-        extra={"organisation": organisation.slug, "destination": str(destination_id), **totals},
-    )
     return dict(totals, more=more)
 
 
@@ -269,7 +200,7 @@ def destination_client(destination: Installation):
     return get_integration(destination.integration).client(destination)
 
 
-def _send(client, deliveries: list[Delivery]) -> list[SendResult]:
+def _send(client, deliveries: list[OutgoingDelivery]) -> list[SendResult]:
     """The client's results for every delivery; a client that breaks means retry."""
     if not deliveries:
         return []
@@ -302,11 +233,11 @@ def record_results(
     now = timezone.now()
     by_id = {d.id: d for d in claimed.deliveries}
     max_attempts = settings.DELIVERY_MAX_ATTEMPTS
-    log: list[DeliveryAttempt] = []
+    log: list[AttemptRow] = []
     delivered: list = []
-    changed: list[Delivery] = []
+    changed: list[OutgoingDelivery] = []
     refused: list = []
-    dead: list[Delivery] = []
+    dead: list[OutgoingDelivery] = []
     counts: Counter = Counter()
 
     if claimed.exhausted:
@@ -327,7 +258,7 @@ def record_results(
         elif outcome == SendOutcome.REJECTED:
             delivery.state = DeliveryState.REJECTED
             delivery.last_error = error
-            delivery.lease_expires_at = delivery.next_attempt_at = None
+            delivery.next_attempt_at = None
             changed.append(delivery)
         elif outcome == SendOutcome.UNAUTHORIZED:
             refused.append(delivery.id)
@@ -340,40 +271,21 @@ def record_results(
                 dead.append(delivery)
         counts[state] += 1
         log.append(
-            DeliveryAttempt(
-                delivery=delivery,
-                started_at=now - timedelta(milliseconds=result.duration_ms),
-                duration_ms=result.duration_ms,
-                status_code=result.status_code,
-                outcome=state,
-                error=error,
-                response_excerpt=result.response_excerpt[:EXCERPT_CHARS],
+            AttemptRow(
+                delivery.id,
+                now - timedelta(milliseconds=result.duration_ms),
+                result.duration_ms,
+                result.status_code,
+                str(state),
+                error,
+                result.response_excerpt[:EXCERPT_CHARS],
             )
         )
 
     with transaction.atomic():
         if delivered:
-            Delivery.objects.filter(id__in=delivered).update(
-                state=DeliveryState.DELIVERED,
-                delivered_at=now,
-                lease_expires_at=None,
-                next_attempt_at=None,
-                last_error="",
-                updated_at=now,
-            )
-        for delivery in changed:
-            delivery.updated_at = now
-        Delivery.objects.bulk_update(
-            changed,
-            [
-                "state",
-                "attempts",
-                "last_error",
-                "next_attempt_at",
-                "lease_expires_at",
-                "updated_at",
-            ],
-        )
+            claims.mark_delivered(delivered, now=now)
+        claims.write_back(changed, now=now)
         if refused:
             reason = next(r.error for r in results if r.outcome == SendOutcome.UNAUTHORIZED)
             Delivery.objects.filter(id__in=refused).update(
@@ -384,7 +296,7 @@ def record_results(
                 updated_at=now,
             )
             destination_pause(destination=destination, reason=reason, now=now)
-        DeliveryAttempt.objects.bulk_create(log)
+        claims.attempts_insert(log)
         retries = [d.next_attempt_at for d in changed if d.state == DeliveryState.FAILED]
         if retries:
             work_due_mark(organisation=organisation, due_at=min(retries))
@@ -402,10 +314,14 @@ def _kick_sweep() -> None:
 
 
 def _fail(
-    delivery: Delivery, error: str, *, now, dead: bool, retry_after: float | None = None
+    delivery: OutgoingDelivery,
+    error: str,
+    *,
+    now,
+    dead: bool,
+    retry_after: float | None = None,
 ) -> None:
     delivery.last_error = error
-    delivery.lease_expires_at = None
     if dead:
         delivery.state = DeliveryState.DEAD
         delivery.next_attempt_at = None
@@ -431,7 +347,7 @@ def destination_pause(*, destination: Installation, reason: str, now) -> None:
         logger.warning("destination_paused", extra={"installation": str(destination.pk)})
 
 
-def _notify_dead_on_commit(organisation, destination: Installation, dead: list[Delivery]) -> None:
+def _notify_dead_on_commit(organisation, destination: Installation, dead: list) -> None:
     recipients = list(
         Member.objects.filter(role=Role.ADMIN, is_active=True).values_list("email", flat=True)
     )

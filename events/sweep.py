@@ -26,7 +26,8 @@ from django_tenants.utils import schema_context
 
 from tenants.models import WorkDue
 
-from .dispatch import DUE_STATES, release_distinct_id
+from .claims import release_distinct_id
+from .dispatch import DUE_STATES
 from .models import Delivery, DeliveryState
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from decimal import Decimal, InvalidOperation
 
 import httpx
 
-from events.models import Delivery, PurchaseKind
-from events.outcomes import SendOutcome, SendResult
+from events.models import PurchaseKind
+from events.outcomes import OutgoingDelivery, SendOutcome, SendResult
 
 from .settings import mixpanel_auth, mixpanel_endpoint, mixpanel_project_token
 
@@ -95,7 +95,7 @@ def _item(item: dict) -> dict:
     }
 
 
-def event_for(delivery: Delivery, *, token: str) -> dict:
+def event_for(delivery: OutgoingDelivery, *, token: str) -> dict:
     """The Mixpanel event for one delivery (ARCHITECTURE.md, "Mixpanel events")."""
     purchase = delivery.purchase
     sign = -1 if purchase.kind == PurchaseKind.REFUND else 1
@@ -139,9 +139,9 @@ class _Encoder:
         return self._pattern.sub(r"\1", text).encode()
 
 
-def chunks(encoded: list[tuple[Delivery, bytes]]):
+def chunks(encoded: list[tuple[OutgoingDelivery, bytes]]):
     """Split encoded events into requests within Mixpanel's count and size limits."""
-    chunk: list[tuple[Delivery, bytes]] = []
+    chunk: list[tuple[OutgoingDelivery, bytes]] = []
     size = 2  # the brackets
     for delivery, body in encoded:
         grown = size + len(body) + (1 if chunk else 0)
@@ -173,7 +173,7 @@ class MixpanelClient:
         self.auth = mixpanel_auth(installation)
         self.token = mixpanel_project_token(installation)
 
-    def send(self, deliveries: list[Delivery]) -> list[SendResult]:
+    def send(self, deliveries: list[OutgoingDelivery]) -> list[SendResult]:
         encoder = _Encoder()
         encoded = [(d, encoder.encode(event_for(d, token=self.token))) for d in deliveries]
         results: list[SendResult] = []
@@ -181,7 +181,7 @@ class MixpanelClient:
             results.extend(self._post(chunk))
         return results
 
-    def _post(self, chunk: list[tuple[Delivery, bytes]]) -> list[SendResult]:
+    def _post(self, chunk: list[tuple[OutgoingDelivery, bytes]]) -> list[SendResult]:
         body = b"[" + b",".join(event for _, event in chunk) + b"]"
         started = time.monotonic()
         try:

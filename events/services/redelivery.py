@@ -113,7 +113,7 @@ def deliveries_replay(
             f"{REPLAY_MAX_PURCHASES} at a time.",
             code="replay_too_large",
         )
-    from ..dispatch import release_distinct_id
+    from ..claims import release_distinct_id
 
     now = timezone.now()
     organisation = _organisation()
