@@ -191,7 +191,19 @@ def dispatch_turn(*, schema_name: str, destination_id: str) -> dict:
         organisation_var.reset(token)
     if more:
         dispatch_enqueue(schema_name=schema_name, destination_id=destination_id)
+    _sweep_in_passing()
     return dict(totals, more=more)
+
+
+def _sweep_in_passing() -> None:
+    """While tasks flow, their turns sweep (see `events.sweep`); never fails the turn."""
+    from .sweep import sweep_pass_if_due
+
+    try:
+        sweep_pass_if_due()
+    except Exception:
+        logger.exception("sweep_in_passing_failed")
+        connection.set_schema_to_public()
 
 
 def destination_client(destination: Installation):

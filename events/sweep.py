@@ -5,9 +5,12 @@ enters the schema, releases identity holds that ran out, queues a dispatch task 
 each destination with due retries or expired leases (CASES C04), and writes back when
 the organisation next has something due (or drops the row when nothing is open).
 
-django-q2's scheduler only looks at schedules every 30 s, so a scheduled run keeps
-sweeping every `SWEEP_INTERVAL_SECONDS` while something falls due before the next
-scheduled run; dispatch kicks a run early when it schedules a retry.
+django-q2 has no delayed tasks and its scheduler looks at schedules only every 30 s.
+So a sweep run (scheduled every minute, and kicked by dispatch when it schedules a
+retry) keeps sweeping every `SWEEP_INTERVAL_SECONDS` while something falls due before
+the next scheduled run, but only while the queue is idle: it never holds a worker that
+other tasks wait for. While tasks flow, each dispatch turn makes a sweep pass instead
+(`sweep_pass_if_due`, at most one per interval across all workers).
 """
 
 import logging
@@ -21,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 from django_tenants.utils import schema_context
 
@@ -46,6 +50,7 @@ RELEASES_PER_PASS = 2000
 
 SWEEP_TASK = "events.tasks.sweep_work_due"
 _SWEEP_KEY = "deliveries-sweep-running"
+_PASS_KEY = "deliveries-sweep-pass"
 
 
 def sweep_enqueue() -> None:
@@ -81,6 +86,9 @@ def sweep_run(token: str | None = None) -> dict:
             if time.monotonic() + SWEEP_INTERVAL_SECONDS >= deadline:
                 break
             time.sleep(SWEEP_INTERVAL_SECONDS)
+            if queue_busy():
+                # Tasks are waiting for a worker: give this one back; their turns sweep.
+                break
     finally:
         connection.set_schema_to_public()
         with schema_context("public"):
@@ -88,6 +96,23 @@ def sweep_run(token: str | None = None) -> dict:
                 cache.delete(_SWEEP_KEY)
     logger.info("sweep_run", extra=totals)
     return totals
+
+
+def queue_busy() -> bool:
+    """Whether tasks are waiting in the broker for a worker."""
+    try:
+        return get_broker().queue_size() > 0
+    except Exception:  # noqa: BLE001 - a broker hiccup must not stop the sweep
+        logger.warning("sweep_queue_size_failed", exc_info=True)
+        return False
+
+
+def sweep_pass_if_due() -> dict | None:
+    """A sweep pass, unless one ran within the last interval (any worker)."""
+    with schema_context("public"):
+        if not cache.add(_PASS_KEY, 1, int(SWEEP_INTERVAL_SECONDS)):
+            return None
+    return sweep_once()
 
 
 def sweep_once() -> dict:

@@ -10,7 +10,8 @@ from accounts.actors import Actor
 from events.models import Delivery
 from events.services.deliveries import pseudonymous_distinct_id
 from events.services.users import IdentityRef, UserInput, customer_create
-from events.sweep import sweep_once, sweep_run
+from events.sweep import sweep_once, sweep_pass_if_due, sweep_run
+from events.tasks import dispatch_deliveries
 from tenants.models import WorkDue
 
 from .dispatch_support import (
@@ -151,3 +152,45 @@ def test_a_sweep_run_stops_when_nothing_falls_due_soon(acme, receiver, queue):
     assert totals == {"passes": 1, "organisations": 0, "released": 0, "queued": 0}
     assert again == totals
     assert connection.schema_name == "public"
+
+
+def _retry_soon(org) -> None:
+    """A failed delivery due again in ten seconds, as dispatch leaves one."""
+    soon = timezone.now() + timedelta(seconds=10)
+    with tenant_context(org.organisation):
+        Delivery.objects.update(state="failed", attempts=1, next_attempt_at=soon)
+    WorkDue.objects.filter(organisation=org.organisation).update(due_at=soon)
+
+
+def test_a_sweep_run_lingers_while_a_retry_is_near_and_the_queue_is_idle(
+    acme, receiver, queue, monkeypatch
+):
+    destination = mixpanel_install(acme, receiver)
+    purchase_record(acme, source_install(acme), [destination])
+    _retry_soon(acme)
+    waiting = iter([False, False, True])
+    naps = []
+    monkeypatch.setattr("events.sweep.time.sleep", naps.append)
+    monkeypatch.setattr("events.sweep.queue_busy", lambda: next(waiting))
+
+    totals = sweep_run()
+
+    # Three naps of one interval; after the third, tasks were waiting: it gave way.
+    assert naps == [2.0, 2.0, 2.0]
+    assert totals["passes"] == 3
+
+
+def test_dispatch_turns_sweep_in_passing_at_most_once_per_interval(acme, borealis, receiver, queue):
+    acme_destination = mixpanel_install(acme, receiver)
+    borealis_destination = mixpanel_install(borealis, receiver)
+    purchase_record(acme, source_install(acme), [acme_destination])
+    purchase_record(borealis, source_install(borealis), [borealis_destination])
+    queue.calls.clear()
+
+    dispatch_deliveries("acme", str(acme_destination.pk))
+    first = list(queue.dispatches())
+    again = sweep_pass_if_due()
+
+    # acme's turn swept: borealis's due work is queued without waiting for a sweep run.
+    assert first == [("borealis", str(borealis_destination.pk))]
+    assert again is None
