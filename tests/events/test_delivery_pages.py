@@ -287,3 +287,18 @@ def test_a_session_from_one_organisation_is_no_use_on_another(acme, borealis):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_every_portal_page_loads_the_paused_banner(acme, shop):
+    with tenant_context(acme.organisation):
+        Installation.objects.filter(pk=shop["main"].pk).update(
+            paused_at=timezone.now(), paused_reason="Mixpanel refused the credentials (HTTP 401)"
+        )
+    admin = acme.signed_in()
+
+    home = admin.get("/")
+    banner = admin.get("/deliveries/paused-banner/", HTTP_HX_REQUEST="true")
+
+    assert 'hx-get="/deliveries/paused-banner/"' in home.content.decode()
+    assert "Sending to Main project is paused" in banner.content.decode()
+    assert f'action="/deliveries/destinations/{shop["main"].pk}/resume/"' in banner.content.decode()
