@@ -7,13 +7,32 @@ is an `ApplicationError`, so the API answers it in its one error body.
 
 import json
 from decimal import Decimal
+from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
 from accounts.errors import ApplicationError
 
+from .models import Installation
+
 JSON_CONTENT_TYPE = "application/json"
+_INSTALLATION_SQL = (
+    f"SELECT * FROM {Installation._meta.db_table} "  # noqa: S608 - the model's own table
+    "WHERE id = %s AND integration = %s"
+)
+
+
+def installation_named(installation_id: str, integration: str) -> Installation | None:
+    """The installation an ingest URL names, or None for an unknown or malformed id.
+
+    A raw query: on the ingest path the ORM's query building cost twice the fetch.
+    """
+    try:
+        pk = UUID(installation_id)
+    except ValueError:
+        return None
+    return next(iter(Installation.objects.raw(_INSTALLATION_SQL, [pk, integration])), None)
 
 
 def too_large() -> ApplicationError:

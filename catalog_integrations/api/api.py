@@ -13,7 +13,12 @@ from ninja import Router, Schema, Status
 
 from accounts.actors import Actor
 from accounts.errors import ApplicationError, FieldError, validation_error
-from catalog_integrations.ingest_http import body_read, json_content_type_require, json_parse
+from catalog_integrations.ingest_http import (
+    body_read,
+    installation_named,
+    json_content_type_require,
+    json_parse,
+)
 from catalog_integrations.models import Installation
 from config.api import ErrorBody, error_response, error_responses
 from events.ingest import RawReceipt
@@ -47,14 +52,6 @@ class BatchAnswer(Schema):
     results: list[ItemResult]
 
 
-def _installation(installation_id: str) -> Installation | None:
-    try:
-        pk = UUID(installation_id)
-    except ValueError:
-        return None
-    return Installation.objects.filter(pk=pk, integration="api", is_active=True).first()
-
-
 def _bearer(request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -72,8 +69,8 @@ def _bearer(request) -> str:
 )
 def purchases_receive(request, installation_id: str):
     """One purchase (201 when new, 200 when its `event_id` was seen), or a batch (200)."""
-    installation = _installation(installation_id)
-    if installation is None:
+    installation = installation_named(installation_id, "api")
+    if installation is None or not installation.is_active:
         return error_response(request, status=404, detail="Not found.")
     if not api_key_matches(installation, _bearer(request)):
         return error_response(

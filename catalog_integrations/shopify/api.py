@@ -12,13 +12,17 @@ import base64
 import hashlib
 import hmac
 import logging
-from uuid import UUID
 
 from ninja import Router, Schema
 
 from accounts.actors import Actor
 from accounts.errors import validation_error
-from catalog_integrations.ingest_http import body_read, json_content_type_require, json_parse
+from catalog_integrations.ingest_http import (
+    body_read,
+    installation_named,
+    json_content_type_require,
+    json_parse,
+)
 from catalog_integrations.models import Installation
 from catalog_integrations.services import installation_set_active
 from config.api import error_response, error_responses
@@ -47,14 +51,6 @@ class WebhookAnswer(Schema):
 def _header(request, name: str) -> str:
     """`X-Shopify-<name>`, or Shopify's newer unprefixed `Shopify-<name>`."""
     return request.headers.get(f"X-Shopify-{name}") or request.headers.get(f"Shopify-{name}") or ""
-
-
-def _installation(installation_id: str) -> Installation | None:
-    try:
-        pk = UUID(installation_id)
-    except ValueError:
-        return None
-    return Installation.objects.filter(pk=pk, integration="shopify").first()
 
 
 def signature_valid(body: bytes, presented: str, secrets: list[str]) -> bool:
@@ -91,7 +87,7 @@ def _authentic(request, body: bytes, installation: Installation) -> bool:
 def webhook_receive(request, installation_id: str):
     """Orders, refunds, cancellations, `app/uninstalled` and the compliance topics."""
     topic = _header(request, "Topic").strip()
-    installation = _installation(installation_id)
+    installation = installation_named(installation_id, "shopify")
     if installation is None or not (installation.is_active or topic in COMPLIANCE_TOPICS):
         return error_response(request, status=404, detail="Not found.")
     body = body_read(request)

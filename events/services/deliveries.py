@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 INSERT_ID_NAMESPACE = uuid.UUID("3d7c4b1e-58a2-4f0e-9c61-2b8f7a9e0d45")
 PSEUDONYM_NAMESPACE = uuid.UUID("a41f9e63-0c27-4d8b-b5e2-7f19c3d60a88")
 
+_ACTIVE_DESTINATIONS_SQL = (
+    f"SELECT id FROM {Installation._meta.db_table} "  # noqa: S608 - the model's own table
+    "WHERE integration = ANY(%s) AND is_active ORDER BY id"
+)
+
 
 @dataclass(frozen=True)
 class Audience:
@@ -61,11 +66,10 @@ def active_destination_ids() -> list:
     keys = [integration.key for integration in destinations()]
     if not keys:
         return []
-    return list(
-        Installation.objects.filter(integration__in=keys, is_active=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    # Raw, as on every webhook the ORM's query building cost more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_DESTINATIONS_SQL, [keys])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def deliveries_build(
