@@ -33,7 +33,9 @@ from tenants.models import Organisation
 BATCH_SIZE = 5000
 SHOPPERS_PER_PURCHASE = 0.2  # a shopper buys five times on average
 GUEST_SHARE = 0.15
-UNKNOWN_SHARE = 0.005  # purchases by shoppers no identity names: held, then pseudonymous
+UNKNOWN_SHARE = 0.02  # purchases by shoppers no identity names: held, then pseudonymous
+# Purchases of unknown shoppers this recent are still held (as if the hold were longer).
+HELD_WITHIN = timedelta(days=2)
 REFUND_SHARE = 0.05
 IDENTIFIED_SHARE = 0.8  # shoppers with an identity on the shop
 CURRENCIES = (("USD", 60), ("EUR", 25), ("GBP", 15))
@@ -214,7 +216,7 @@ class Command(JsonCommand):
                 )
 
         for purchase in purchases + refunds:
-            recent = now - purchase.received_at < timedelta(hours=1)
+            recent = now - purchase.received_at < HELD_WITHIN
             state = _weighted(rng, SETTLED_STATES)
             if recent and purchase.external_customer_id and purchase.customer is None:
                 state = DeliveryState.AWAITING_IDENTITY
@@ -233,7 +235,7 @@ class Command(JsonCommand):
                     state=state,
                     attempts=0 if state == DeliveryState.AWAITING_IDENTITY else rng.randint(1, 2),
                     next_attempt_at=(
-                        purchase.received_at + timedelta(minutes=15)
+                        now + timedelta(minutes=15)
                         if state == DeliveryState.AWAITING_IDENTITY
                         else None
                     ),
