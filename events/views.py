@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.actors import Actor
@@ -37,7 +38,10 @@ def _destination_or_404(destination_id) -> Installation:
 def _back(request, fallback: str) -> str:
     """Where to return after a change: the page it came from, if it is on this host."""
     target = request.POST.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else fallback
+    safe = target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if safe else fallback
 
 
 def _report(request, exc: ApplicationError) -> None:

@@ -302,3 +302,12 @@ def test_every_portal_page_loads_the_paused_banner(acme, shop):
     assert 'hx-get="/deliveries/paused-banner/"' in home.content.decode()
     assert "Sending to Main project is paused" in banner.content.decode()
     assert f'action="/deliveries/destinations/{shop["main"].pk}/resume/"' in banner.content.decode()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
+def test_a_retry_never_returns_to_another_site(acme, shop, target):
+    [dead] = deliveries_of(acme, state="dead")
+
+    response = acme.signed_in().post(f"/deliveries/{dead.pk}/retry/", {"next": target})
+
+    assert response["Location"] == f"/deliveries/purchases/{dead.purchase_id}/"
