@@ -5,6 +5,7 @@ import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from catalog_integrations.crypto import encrypt_secrets
@@ -281,3 +282,17 @@ def test_a_secret_never_appears_in_results(receiver):
     [result] = _send(receiver, [_delivery()])
 
     assert "s3cret" not in repr(result)
+
+
+def test_the_development_receiver_shows_what_it_accepted(receiver):
+    _send(receiver, [_delivery(7)])
+
+    page = httpx.get(f"{receiver.url}/", timeout=5)
+    listed = httpx.get(f"{receiver.url}/events.json", timeout=5).json()
+
+    assert page.status_code == 200
+    assert "00000000-0000-0000-0000-000000000007" in page.text
+    assert "1 events accepted in 1 requests" in page.text
+    assert [e["properties"]["$insert_id"] for e in listed] == [
+        "00000000-0000-0000-0000-000000000007"
+    ]
