@@ -145,6 +145,8 @@ class UserOut(Schema):
 
     @staticmethod
     def resolve_identities(obj) -> list:
+        if isinstance(obj, dict):
+            return obj["identities"]
         return list(obj.identities.all())
 
 
@@ -216,9 +218,20 @@ def _found(user_id: UUID):
     return customer
 
 
-def _out(customer) -> Any:
-    # Re-read after writes, so identities come back as stored.
-    return _found(customer.pk)
+def _created(customer, data: UserInput) -> dict:
+    # What was just inserted, as a read would return it (identities in the order given).
+    return {
+        "id": customer.pk,
+        "email": customer.email,
+        "name": customer.name,
+        "properties": customer.properties,
+        "identities": [
+            {"installation_id": ref.installation_id, "external_id": ref.external_id}
+            for ref in data.identities
+        ],
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+    }
 
 
 # Operations ----------------------------------------------------------------------------
@@ -262,8 +275,9 @@ def user_create(request, payload: UserIn):
     """Create a user with an email, an identity, or both. An identity points to a source
     installation of this organisation (else 422) and belongs to one user only (else 409);
     so does an email."""
-    customer = customer_create(data=_user_input(payload), actor=request.auth.actor)
-    return Status(201, _out(customer))
+    data = _user_input(payload)
+    customer = customer_create(data=data, actor=request.auth.actor)
+    return Status(201, _created(customer, data))
 
 
 # Registered before /users/{user_id}, which would otherwise take /users/bulk.
@@ -323,7 +337,7 @@ def user_update(request, user_id: UUID, payload: UserPatch):
     customer = customer_update(
         customer=_found(user_id), data=_user_input(payload), actor=request.auth.actor
     )
-    return _out(customer)
+    return _found(customer.pk)  # re-read: identities as stored
 
 
 @router.delete(

@@ -5,7 +5,7 @@ is what releases a purchase held for it (ARCHITECTURE.md, "Hold for identity").
 """
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -198,21 +198,28 @@ def _apply(changes: Sequence[_Change], *, now: datetime) -> None:
             [c.customer for c in updated], fields, batch_size=WRITE_BATCH_SIZE
         )
     identities_set(
-        assignments={c.customer: c.identities for c in changes if c.identities is not None}
+        assignments={c.customer: c.identities for c in changes if c.identities is not None},
+        new_customers={c.customer.pk for c in changes if c.created},
     )
 
 
-def identities_set(*, assignments: dict[Customer, tuple[IdentityRef, ...]]) -> list[Identity]:
+def identities_set(
+    *,
+    assignments: dict[Customer, tuple[IdentityRef, ...]],
+    new_customers: Collection[UUID] = frozenset(),
+) -> list[Identity]:
     """Make each user's identities exactly the given ones; the one writer of identities.
 
     Runs inside the caller's transaction, after the callers checked that no identity
-    belongs to another user. Returns the identities linked by this call.
+    belongs to another user. `new_customers` were created in this transaction and have
+    no identities yet (nothing to look up). Returns the identities linked by this call.
     """
     if not assignments:
         return []
     wanted = {customer.pk: set(refs) for customer, refs in assignments.items()}
     stale, existing = [], set()
-    for identity in Identity.objects.filter(customer_id__in=wanted):
+    known = [pk for pk in wanted if pk not in new_customers]
+    for identity in Identity.objects.filter(customer_id__in=known) if known else ():
         ref = IdentityRef(identity.installation_id, identity.external_id)
         if ref in wanted[identity.customer_id]:
             existing.add((identity.customer_id, ref))
