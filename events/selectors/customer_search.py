@@ -43,6 +43,12 @@ def customer_search(query: str = "") -> QuerySet[Customer]:
     return customers.filter(pk__in=by_email)
 
 
+def customer_id_by_email(email: str) -> uuid.UUID | None:
+    """The user with this email, any case (served by the unique index on lower(email))."""
+    matching = Customer.objects.alias(email_ci=Lower("email")).filter(email_ci=email.lower())
+    return matching.values_list("pk", flat=True).first()
+
+
 def customer_detail(*, customer_id: uuid.UUID) -> Customer | None:
     identities = Identity.objects.select_related("installation").order_by("created_at")
     return (

@@ -17,7 +17,8 @@ from django.db.models.expressions import RawSQL
 from catalog_integrations.models import Installation
 from catalog_integrations.registry import sources
 
-from ..models import Customer, Delivery, DeliveryState, Purchase, WebhookReceipt
+from ..models import Delivery, DeliveryState, Purchase, WebhookReceipt
+from .customer_search import customer_id_by_email
 
 # Raw bodies shown on a purchase's page: the order's webhooks, newest first.
 RECEIPTS_SHOWN = 10
@@ -50,9 +51,7 @@ def _shopper_condition(shopper: str) -> dict:
     except ValueError:
         pass
     if "@" in shopper:
-        customer = (
-            Customer.objects.filter(email__iexact=shopper).values_list("pk", flat=True).first()
-        )
+        customer = customer_id_by_email(shopper)
         return {"customer_id": customer} if customer else {"pk__in": []}
     return {"external_customer_id": shopper}
 

@@ -11,6 +11,7 @@ from accounts.actors import Actor
 from accounts.errors import ApplicationError, FieldError, validation_error
 
 from ..models import Customer, Purchase
+from ..selectors.customer_search import customer_id_by_email
 from .users import IdentityRef, UserInput, customer_create, customer_update
 
 logger = logging.getLogger(__name__)
@@ -18,9 +19,10 @@ logger = logging.getLogger(__name__)
 
 def _customer_named(user: str) -> Customer | None:
     try:
-        return Customer.objects.filter(pk=uuid.UUID(user)).first()
+        customer_id = uuid.UUID(user)
     except ValueError:
-        return Customer.objects.filter(email__iexact=user).first()
+        customer_id = customer_id_by_email(user)
+    return Customer.objects.filter(pk=customer_id).first() if customer_id else None
 
 
 def held_purchase_link(*, purchase: Purchase, user: str, actor: Actor) -> Customer:
