@@ -1,9 +1,10 @@
 """The portal's home: charts for a period, what needs attention, and live activity."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -115,13 +116,16 @@ def overview(request):
     return render(request, "events/pages/overview.html", context, status=status)
 
 
-@login_required
 @require_GET
 def activity(request):
     """htmx partial: the live feed, or 204 (nothing to swap) while nothing changed.
 
-    A poll that finds nothing new costs one query on top of the session's.
+    A poll that finds nothing new costs one query on top of the session's. A poll whose
+    session ended sends the whole page to sign-in, rather than a sign-in form into the feed.
     """
+    if not request.user.is_authenticated:
+        login = f"{resolve_url(settings.LOGIN_URL)}?next=/"
+        return HttpResponse(status=204, headers={"HX-Redirect": login})
     fingerprint = selectors.activity_fingerprint()
     if request.GET.get("since") == fingerprint:
         return HttpResponse(status=204)

@@ -184,3 +184,11 @@ def test_the_feed_shows_the_ten_newest_arrivals(acme):
     page = acme.signed_in().get("/activity/").content.decode()
 
     assert page.count('<a href="/purchases/') == 10
+
+
+def test_a_poll_after_the_session_ended_sends_the_page_to_sign_in(acme):
+    response = acme.client().get("/activity/?since=x", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/accounts/login/?next=/"
+    assert response.content == b""
