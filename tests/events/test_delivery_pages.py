@@ -296,12 +296,18 @@ def test_every_portal_page_loads_the_paused_banner(acme, shop):
         )
     admin = acme.signed_in()
 
-    home = admin.get("/")
-    banner = admin.get("/deliveries/paused-banner/", HTTP_HX_REQUEST="true")
+    home = admin.get("/").content.decode()
+    catalog = admin.get("/integrations/").content.decode()
+    banner = admin.get("/deliveries/paused-banner/", HTTP_HX_REQUEST="true").content.decode()
 
-    assert 'hx-get="/deliveries/paused-banner/"' in home.content.decode()
-    assert "Sending to Main project is paused" in banner.content.decode()
-    assert f'action="/deliveries/destinations/{shop["main"].pk}/resume/"' in banner.content.decode()
+    resume = f'action="/deliveries/destinations/{shop["main"].pk}/resume/"'
+    for page in (home, catalog, banner):
+        assert "Sending to Main project is paused" in page
+        assert resume in page
+
+
+def test_no_banner_while_nothing_is_paused(acme, shop):
+    assert "is paused" not in acme.signed_in().get("/").content.decode()
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/"])
