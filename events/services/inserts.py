@@ -1,5 +1,7 @@
 """Inserts that let the database's unique constraints decide what is new."""
 
+from functools import cache
+
 from django.db import connection
 from django.db.models import AutoField, BigAutoField
 
@@ -14,11 +16,7 @@ def insert_skipping_conflicts(model, objs: list) -> set:
     if not objs:
         return set()
     meta = model._meta
-    fields = [
-        f
-        for f in meta.concrete_fields
-        if not (f.primary_key and isinstance(f, AutoField | BigAutoField))
-    ]
+    fields = insertable_fields(model)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -31,3 +29,38 @@ def insert_skipping_conflicts(model, objs: list) -> set:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+@cache
+def insertable_fields(model) -> tuple:
+    """The columns an insert names: every concrete field but a database-made key."""
+    return tuple(
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, AutoField | BigAutoField))
+    )
+
+
+@cache
+def _typed_row(model) -> tuple[str, str]:
+    """The quoted column list, and one row of placeholders cast to the columns' types
+    (worked out once per model: asking each field its type cost more than the insert)."""
+    fields = insertable_fields(model)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    return columns, row
+
+
+def values_rows(model, objs: list, *, alias: str) -> tuple[str, str, list]:
+    """`objs` as a typed row source for `INSERT ... SELECT`.
+
+    Returns the quoted column list, `(VALUES (...), ...) AS alias(columns)` with each
+    value cast to its column's type (a bare VALUES list has no types of its own), and
+    the parameters, prepared by each field as `Model.save()` would.
+    """
+    fields = insertable_fields(model)
+    columns, row = _typed_row(model)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    source = f"(VALUES {', '.join([row] * len(objs))}) AS {alias}({columns})"
+    return columns, source, params

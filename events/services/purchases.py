@@ -5,6 +5,9 @@ database's unique constraints, not on looking first: the webhook id per installa
 (`WebhookReceipt`) and `(installation, kind, dedupe_key)` per purchase. Rows are
 inserted with `ON CONFLICT DO NOTHING`, so two copies racing each other end in one row
 and two successful answers.
+
+Everything it writes goes as one statement (`_write`): a webhook is a handful of
+database round trips, and on this path round trips, not rows, set the pace.
 """
 
 import logging
@@ -13,33 +16,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from accounts.actors import Actor
 from accounts.errors import FieldError
 from catalog_integrations.models import Installation
-from tenants.models import Organisation
+from catalog_integrations.registry import destinations
+from tenants.models import Organisation, WorkDue
 
 from ..ingest import OrderStatusChange, PurchaseEvent, RawReceipt
-from ..models import Customer, Delivery, Identity, Purchase, PurchaseKind
-from .deliveries import (
-    Audience,
-    active_destination_ids,
-    deliveries_build,
-    dispatch_after_commit,
-    work_due_mark,
-)
-from .inserts import insert_skipping_conflicts
-from .receipts import receipt_insert
+from ..models import Customer, Delivery, Identity, Purchase, PurchaseKind, WebhookReceipt
+from .deliveries import Audience, deliveries_build, dispatch_after_commit
+from .inserts import values_rows
 
 logger = logging.getLogger(__name__)
 
-_IDENTITIES_SQL = (
-    f"SELECT external_id, customer_id FROM {Identity._meta.db_table} "  # noqa: S608
-    "WHERE installation_id = %s AND external_id = ANY(%s)"
-)
+# Who the shoppers are and where purchases go, in one round trip.
+_LOOKUPS_SQL = f"""
+    SELECT
+        ARRAY(SELECT id FROM {Installation._meta.db_table}
+              WHERE integration = ANY(%(destination_keys)s) AND is_active ORDER BY id),
+        ARRAY(SELECT external_id FROM {Identity._meta.db_table}
+              WHERE installation_id = %(installation)s AND external_id = ANY(%(shoppers)s)
+              ORDER BY external_id),
+        ARRAY(SELECT customer_id FROM {Identity._meta.db_table}
+              WHERE installation_id = %(installation)s AND external_id = ANY(%(shoppers)s)
+              ORDER BY external_id)
+"""  # noqa: S608 - the models' own tables
 
 CREATED = "created"
 UNCHANGED = "unchanged"
@@ -79,69 +85,78 @@ def purchase_record(
 ) -> RecordResult:
     """Store purchases and refunds from one source delivery, with their deliveries.
 
-    In one transaction: the raw receipt (a known webhook id ends it here), the purchases
-    not yet stored (the first event for a key wins), a refund's link to its purchase,
-    the shopper found through identities, one delivery per active destination, an
-    order's new status, and the organisation marked as having work due. Dispatch is
-    queued after commit. Outcomes follow `events`' order.
+    In one transaction: the raw receipt (a known webhook id ends it there), the
+    purchases not yet stored (the first event for a key wins), a refund's link to its
+    purchase, the shopper found through identities, one delivery per active
+    destination, an order's new status, and the organisation marked as having work
+    due. Dispatch is queued after commit. Outcomes follow `events`' order.
     """
     now = now or timezone.now()
     result = RecordResult(outcomes=[RecordOutcome(ERROR)] * len(events))
-    with transaction.atomic():
-        # Events naming a user that does not exist are refused before anything is
-        # written: when none is left, the delivery leaves no trace at all.
-        known_users = _known_users(events)
-        accepted = []
-        for index, event in enumerate(events):
-            if event.user_id is not None and event.user_id not in known_users:
-                result.outcomes[index] = RecordOutcome(
-                    ERROR, errors=(FieldError("user_id", "No user has this id."),)
-                )
-            else:
-                accepted.append(index)
-        if events and not accepted and status_change is None:
-            return result
-
-        if receipt is not None and not receipt_insert(
-            installation=installation, receipt=receipt, now=now
-        ):
-            logger.info(
-                "webhook_redelivered",
-                extra={"installation": str(installation.pk), "topic": receipt.topic},
+    # Events naming a user that does not exist are refused before anything is
+    # written: when none is left, the delivery leaves no trace at all.
+    known_users = _known_users(events)
+    accepted = []
+    for index, event in enumerate(events):
+        if event.user_id is not None and event.user_id not in known_users:
+            result.outcomes[index] = RecordOutcome(
+                ERROR, errors=(FieldError("user_id", "No user has this id."),)
             )
-            return RecordResult(duplicate_delivery=True)
+        else:
+            accepted.append(index)
+    if events and not accepted and status_change is None:
+        return result
 
-        identities = _identities(installation, events)
-        parents = _parents(installation, events)
-        candidates: dict[tuple[str, str], Purchase] = {}
-        positions: dict[tuple[str, str], list[int]] = {}
-        for index in accepted:
-            event = events[index]
-            key = (event.kind, event.dedupe_key)
-            positions.setdefault(key, []).append(index)
-            if key not in candidates:
-                candidates[key] = _purchase_from(
-                    event, installation, identities, parents.get(event.order_id), now
-                )
+    destination_ids, identities = _lookups(installation, [events[i] for i in accepted])
+    parents = _parents(installation, events)
+    candidates: dict[tuple[str, str], Purchase] = {}
+    positions: dict[tuple[str, str], list[int]] = {}
+    for index in accepted:
+        event = events[index]
+        key = (event.kind, event.dedupe_key)
+        positions.setdefault(key, []).append(index)
+        if key not in candidates:
+            candidates[key] = _purchase_from(
+                event, installation, identities, parents.get(event.order_id), now
+            )
+    # Sorted by unique key: racing writers then wait on each other in the same order.
+    ordered = [candidates[key] for key in sorted(candidates)]
+    deliveries = _deliveries_for(organisation, ordered, destination_ids, now)
 
-        ordered = [candidates[key] for key in sorted(candidates)]
-        inserted = insert_skipping_conflicts(Purchase, ordered)
-        stored_ids = {key: p.pk for key, p in candidates.items() if p.pk in inserted}
-        stored_ids.update(_existing_ids(installation, set(candidates) - set(stored_ids)))
-        for key, indexes in positions.items():
-            purchase_id = stored_ids.get(key)
-            new = key in candidates and candidates[key].pk in inserted
-            for position, index in enumerate(indexes):
-                first = position == 0 and new
-                result.outcomes[index] = RecordOutcome(CREATED if first else UNCHANGED, purchase_id)
+    written = _write(
+        organisation=organisation,
+        installation=installation,
+        receipt=_receipt_row(installation, receipt, now),
+        purchases=ordered,
+        deliveries=deliveries,
+        status_change=status_change,
+    )
+    if written.duplicate_delivery:
+        logger.info(
+            "webhook_redelivered",
+            extra={"installation": str(installation.pk), "topic": receipt.topic},
+        )
+        return RecordResult(duplicate_delivery=True)
 
-        new_purchases = [p for p in ordered if p.pk in inserted]
-        if new_purchases:
-            _deliveries_create(organisation, new_purchases, now)
-        if status_change is not None:
-            result.status_updated = _status_change(installation, status_change)
+    inserted = written.inserted
+    stored_ids = {key: p.pk for key, p in candidates.items() if p.pk in inserted}
+    stored_ids.update(_existing_ids(installation, set(candidates) - set(stored_ids)))
+    for key, indexes in positions.items():
+        new = candidates[key].pk in inserted
+        for position, index in enumerate(indexes):
+            status = CREATED if position == 0 and new else UNCHANGED
+            result.outcomes[index] = RecordOutcome(status, stored_ids.get(key))
+    result.status_updated = written.status_updated
+    dispatch_after_commit(
+        schema_name=organisation.schema_name,
+        destination_ids=[
+            d.destination_id
+            for d in deliveries
+            if d.purchase_id in inserted and d.distinct_id is not None
+        ],
+    )
 
-    logger.info(
+    logger.debug(
         "purchases_recorded",
         extra={
             "installation": str(installation.pk),
@@ -153,24 +168,152 @@ def purchase_record(
     return result
 
 
+def _lookups(installation: Installation, events: Sequence[PurchaseEvent]) -> tuple[list, dict]:
+    """Active destination ids, and platform customer id -> user id for the shoppers
+    identities name. Raw: the ORM's query building cost more than these queries."""
+    shoppers = sorted(
+        {e.external_customer_id for e in events if e.external_customer_id and not e.user_id}
+    )
+    params = {
+        "destination_keys": [integration.key for integration in destinations()],
+        "installation": installation.pk,
+        "shoppers": shoppers,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOKUPS_SQL, params)
+        destination_ids, external_ids, customer_ids = cursor.fetchone()
+    return destination_ids, dict(zip(external_ids, customer_ids, strict=True))
+
+
+def _receipt_row(installation: Installation, receipt: RawReceipt | None, now):
+    if receipt is None:
+        return None
+    return WebhookReceipt(
+        installation=installation,
+        webhook_id=receipt.webhook_id or None,
+        topic=receipt.topic,
+        body=receipt.body,
+        order_id=receipt.order_id,
+        external_customer_id=receipt.external_customer_id,
+        received_at=now,
+    )
+
+
+def _deliveries_for(
+    organisation: Organisation, purchases: list[Purchase], destination_ids: list, now
+) -> list[Delivery]:
+    """Deliveries for every candidate; the write keeps those of purchases it inserts."""
+    if not destination_ids or not purchases:
+        return []
+    fixed = _parents_released_ids([p.parent_id for p in purchases if p.parent_id])
+    built: list[Delivery] = []
+    for purchase in purchases:
+        built += deliveries_build(
+            schema_name=organisation.schema_name,
+            purchase=purchase,
+            audience=Audience(purchase.customer_id, purchase.external_customer_id),
+            destination_ids=destination_ids,
+            fixed_distinct_ids=fixed.get(purchase.parent_id),
+            now=now,
+        )
+    return built
+
+
+@dataclass(frozen=True)
+class _Written:
+    duplicate_delivery: bool
+    inserted: set
+    status_updated: int
+
+
+def _write(
+    *,
+    organisation: Organisation,
+    installation: Installation,
+    receipt: WebhookReceipt | None,
+    purchases: list[Purchase],
+    deliveries: list[Delivery],
+    status_change: OrderStatusChange | None,
+) -> _Written:
+    """Everything `purchase_record` writes, as one statement (so one transaction).
+
+    Each step runs only if the one before it wrote: no purchase without a new receipt,
+    no delivery without its new purchase, no work due without a delivery. The order's
+    status changes only with a new receipt. Foreign keys are checked at commit.
+    """
+    quote = connection.ops.quote_name
+    steps, params = [], []
+
+    if receipt is not None:
+        columns, rows, values = values_rows(WebhookReceipt, [receipt], alias="r")
+        steps.append(
+            f"receipt AS (INSERT INTO {quote(WebhookReceipt._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT * FROM {rows} ON CONFLICT DO NOTHING RETURNING 1 AS new)"
+        )
+        params += values
+    else:
+        steps.append("receipt AS (SELECT 1 AS new)")
+
+    if purchases:
+        columns, rows, values = values_rows(Purchase, purchases, alias="p")
+        steps.append(
+            f"purchase AS (INSERT INTO {quote(Purchase._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT * FROM {rows} WHERE EXISTS (SELECT FROM receipt) "
+            "ON CONFLICT DO NOTHING RETURNING id)"
+        )
+        params += values
+    else:
+        steps.append("purchase AS (SELECT NULL::uuid AS id WHERE false)")
+
+    if deliveries:
+        columns, rows, values = values_rows(Delivery, deliveries, alias="d")
+        work_due = f"{quote(get_public_schema_name())}.{quote(WorkDue._meta.db_table)}"
+        steps.append(
+            f"delivery AS (INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT * FROM {rows} WHERE d.purchase_id IN (SELECT id FROM purchase) "
+            "RETURNING next_attempt_at)"
+        )
+        # The organisation's row stays locked until commit, so a sweep that locks it
+        # before clearing it sees these deliveries (see `work_due_mark`).
+        steps.append(
+            f"work AS (INSERT INTO {work_due} AS w (organisation_id, due_at) "  # noqa: S608
+            "SELECT %s, min(next_attempt_at) FROM delivery HAVING count(*) > 0 "
+            "ON CONFLICT (organisation_id) "
+            "DO UPDATE SET due_at = LEAST(w.due_at, EXCLUDED.due_at))"
+        )
+        params += values + [organisation.pk]
+
+    if status_change is not None:
+        steps.append(
+            f"status AS (UPDATE {quote(Purchase._meta.db_table)} SET status = %s "  # noqa: S608
+            "WHERE installation_id = %s AND kind = %s AND order_id = %s "
+            "AND EXISTS (SELECT FROM receipt) RETURNING 1)"
+        )
+        params += [
+            status_change.status,
+            installation.pk,
+            PurchaseKind.PURCHASE,
+            status_change.order_id,
+        ]
+    else:
+        steps.append("status AS (SELECT 1 WHERE false)")
+
+    sql = (
+        # Table and column names are the models' own; every value is a parameter.
+        "WITH " + ", ".join(steps) + " SELECT EXISTS (SELECT FROM receipt), "  # noqa: S608
+        "ARRAY(SELECT id FROM purchase), (SELECT count(*) FROM status)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        receipt_new, inserted, status_updated = cursor.fetchone()
+    return _Written(not receipt_new, set(inserted), status_updated)
+
+
 def _known_users(events: Sequence[PurchaseEvent]) -> set:
     wanted = {event.user_id for event in events if event.user_id is not None}
     if not wanted:
         return set()
     return set(Customer.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-
-
-def _identities(installation: Installation, events: Sequence[PurchaseEvent]) -> dict:
-    """Platform customer id -> user id, for the shoppers identities name."""
-    wanted = sorted(
-        {e.external_customer_id for e in events if e.external_customer_id and not e.user_id}
-    )
-    if not wanted:
-        return {}
-    # Raw, as on every webhook the ORM's query building cost more than the query.
-    with connection.cursor() as cursor:
-        cursor.execute(_IDENTITIES_SQL, [installation.pk, wanted])
-        return dict(cursor.fetchall())
 
 
 def _parents(installation: Installation, events: Sequence[PurchaseEvent]) -> dict:
@@ -248,29 +391,6 @@ def _existing_ids(installation: Installation, keys: set) -> dict:
     return {(kind, key): pk for kind, key, pk in rows.values_list("kind", "dedupe_key", "pk")}
 
 
-def _deliveries_create(organisation: Organisation, purchases: list[Purchase], now) -> None:
-    destination_ids = active_destination_ids()
-    if not destination_ids:
-        return
-    fixed = _parents_released_ids([p.parent_id for p in purchases if p.parent_id])
-    built: list[Delivery] = []
-    for purchase in purchases:
-        built += deliveries_build(
-            schema_name=organisation.schema_name,
-            purchase=purchase,
-            audience=Audience(purchase.customer_id, purchase.external_customer_id),
-            destination_ids=destination_ids,
-            fixed_distinct_ids=fixed.get(purchase.parent_id),
-            now=now,
-        )
-    insert_skipping_conflicts(Delivery, built)
-    work_due_mark(organisation=organisation, due_at=min(d.next_attempt_at for d in built))
-    dispatch_after_commit(
-        schema_name=organisation.schema_name,
-        destination_ids=[d.destination_id for d in built if d.distinct_id is not None],
-    )
-
-
 def _parents_released_ids(parent_ids: list) -> dict:
     """parent id -> {destination id: distinct_id} for parents' released deliveries."""
     if not parent_ids:
@@ -282,9 +402,3 @@ def _parents_released_ids(parent_ids: list) -> dict:
     for purchase_id, destination_id, distinct_id in rows:
         released.setdefault(purchase_id, {})[destination_id] = distinct_id
     return released
-
-
-def _status_change(installation: Installation, change: OrderStatusChange) -> int:
-    return Purchase.objects.filter(
-        installation=installation, kind=PurchaseKind.PURCHASE, order_id=change.order_id
-    ).update(status=change.status)

@@ -1,8 +1,8 @@
 """Copies arriving at the same moment: one row, and a success for each.
 
 Each copy runs in its own thread, on its own database connection, and commits for
-real. A barrier holds both requests inside their transactions until both are there,
-so the inserts truly collide and the database's unique constraints decide.
+real. A barrier holds both requests just before their writing statement until both
+are there, so the inserts truly collide and the database's unique constraints decide.
 """
 
 import threading
@@ -54,15 +54,16 @@ def test_copies_racing_each_other_end_in_one_row_and_a_success_each(acme, monkey
     shop = shopify_install(acme)
     installation, key = api_install(acme)
 
+    # Both copies reach the one writing statement together, each time.
+    _meet_before(monkeypatch, "_write")
+
     # A redelivery racing its original: the webhook id decides.
-    _meet_before(monkeypatch, "receipt_insert")
     same_webhook = _race(
         lambda: post_sample(acme.client(), shop, "orders-paid"),
         lambda: post_sample(acme.client(), shop, "orders-paid"),
     )
 
     # Two subscriptions: one refund under two webhook ids, racing past the receipts.
-    _meet_before(monkeypatch, "_identities")
     two_subscriptions = _race(
         lambda: post_sample(acme.client(), shop, "refunds-create"),
         lambda: post_sample(
