@@ -31,6 +31,7 @@ from ..ingest import OrderStatusChange, PurchaseEvent, RawReceipt
 from ..models import Customer, Delivery, Identity, Purchase, PurchaseKind, WebhookReceipt
 from .deliveries import Audience, deliveries_build, dispatch_after_commit
 from .inserts import values_rows
+from .receipts import receipt_row
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +124,11 @@ def purchase_record(
     ordered = [candidates[key] for key in sorted(candidates)]
     deliveries = _deliveries_for(organisation, ordered, destination_ids, now)
 
+    kept = receipt and receipt_row(installation=installation, receipt=receipt, now=now)
     written = _write(
         organisation=organisation,
         installation=installation,
-        receipt=_receipt_row(installation, receipt, now),
+        receipt=kept,
         purchases=ordered,
         deliveries=deliveries,
         status_change=status_change,
@@ -183,20 +185,6 @@ def _lookups(installation: Installation, events: Sequence[PurchaseEvent]) -> tup
         cursor.execute(_LOOKUPS_SQL, params)
         destination_ids, external_ids, customer_ids = cursor.fetchone()
     return destination_ids, dict(zip(external_ids, customer_ids, strict=True))
-
-
-def _receipt_row(installation: Installation, receipt: RawReceipt | None, now):
-    if receipt is None:
-        return None
-    return WebhookReceipt(
-        installation=installation,
-        webhook_id=receipt.webhook_id or None,
-        topic=receipt.topic,
-        body=receipt.body,
-        order_id=receipt.order_id,
-        external_customer_id=receipt.external_customer_id,
-        received_at=now,
-    )
 
 
 def _deliveries_for(

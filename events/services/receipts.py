@@ -18,9 +18,9 @@ from .inserts import insert_skipping_conflicts
 logger = logging.getLogger(__name__)
 
 
-def receipt_insert(*, installation: Installation, receipt: RawReceipt, now: datetime) -> bool:
-    """Keep the body; False when this installation already received this webhook id."""
-    row = WebhookReceipt(
+def receipt_row(*, installation: Installation, receipt: RawReceipt, now: datetime):
+    """The unsaved `WebhookReceipt` that keeps `receipt`."""
+    return WebhookReceipt(
         installation=installation,
         webhook_id=receipt.webhook_id or None,
         topic=receipt.topic,
@@ -29,6 +29,11 @@ def receipt_insert(*, installation: Installation, receipt: RawReceipt, now: date
         external_customer_id=receipt.external_customer_id,
         received_at=now,
     )
+
+
+def receipt_insert(*, installation: Installation, receipt: RawReceipt, now: datetime) -> bool:
+    """Keep the body; False when this installation already received this webhook id."""
+    row = receipt_row(installation=installation, receipt=receipt, now=now)
     return bool(insert_skipping_conflicts(WebhookReceipt, [row]))
 
 
