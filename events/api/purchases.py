@@ -51,19 +51,6 @@ def _in_utc(value: datetime | None) -> datetime | None:
         raise ValueError("Out of the supported range of dates.") from None
 
 
-def _in_utc(value: datetime | None) -> datetime | None:
-    # A time near year 1 or 9999 may not exist once moved to UTC: refuse it here.
-    if value is None or value.tzinfo is None:
-        return value
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("Out of range once converted to UTC.") from None
-
-
-Moment = Annotated[datetime | None, AfterValidator(_in_utc)]
-
-
 class PurchaseFilters(Schema):
     installation_id: UUID | None = None
     user_id: UUID | None = None
