@@ -1,9 +1,9 @@
 """Issue 7's whole journey in Chromium: from sign-up to a purchase delivered, failed,
 retried and delivered again, watched live in the portal.
 
-A fake Mixpanel runs on loopback. The queue is replaced by a recorder: what the product
-enqueues is run here, synchronously, through the real dispatch task (as the dispatch
-tests do), so the test decides when a worker "runs". Screenshots of every page are kept
+A fake Mixpanel runs on loopback. The queue is the dispatch tests' recorder: what the
+product enqueues is run here, synchronously, through the real dispatch task, so the test
+decides when a worker "runs". Screenshots of every page are kept
 under test-artifacts/.
 """
 
@@ -19,8 +19,8 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from catalog_integrations.mixpanel.receiver import MixpanelReceiver, Reply, default_reply
-from events import tasks
 
+from ..events import dispatch_support
 from ..events.ingest_support import sign
 
 SAMPLES = Path(__file__).resolve().parent.parent / "events" / "samples"
@@ -29,6 +29,9 @@ SECRET = "test-shopify-client-secret-NOT-REAL"  # the samples' signing secret
 PASSWORD = "journey-passphrase-42"
 PORTS = range(18600, 18700)  # this suite's loopback ports
 LIVE_MS = 15_000  # the feed polls every 5 s
+
+# The dispatch tests' queue recorder, as the fixture `recorded_queue`.
+recorded_queue = dispatch_support.queue
 
 
 def _free_port() -> int:
@@ -50,34 +53,6 @@ def fake_mixpanel(settings):
     receiver.stop()
 
 
-class Worker:
-    """Stands in for the queue and a worker: records tasks, runs them when told."""
-
-    def __init__(self):
-        self.calls: list[tuple] = []
-
-    def async_task(self, func, *args, **kwargs):
-        self.calls.append((func, args))
-        return f"task-{len(self.calls)}"
-
-    def run(self) -> int:
-        ran = 0
-        while self.calls:
-            func, args = self.calls.pop(0)
-            if func == tasks.DISPATCH_TASK:
-                tasks.dispatch_deliveries(*args)
-                ran += 1
-        return ran
-
-
-@pytest.fixture
-def worker(monkeypatch):
-    recorder = Worker()
-    monkeypatch.setattr("events.tasks.async_task", recorder.async_task)
-    monkeypatch.setattr("events.sweep.async_task", recorder.async_task)
-    return recorder
-
-
 def _sample(name: str) -> tuple[bytes, dict]:
     body = (SAMPLES / f"shopify-{name}.json").read_bytes()
     headers = json.loads((SAMPLES / f"shopify-{name}.headers.json").read_text())["headers"]
@@ -97,7 +72,7 @@ def _post_webhook(port: int, host: str, ingest_path: str, body: bytes, headers: 
 
 @pytest.mark.browser
 def test_a_purchase_from_sign_up_to_delivered_failed_retried_and_delivered(
-    live_server, settings, page, screenshot, provisioned, fake_mixpanel, worker
+    live_server, settings, page, screenshot, provisioned, fake_mixpanel, recorded_queue
 ):
     port = urlsplit(live_server.url).port
     settings.BASE_PORT = port
@@ -170,7 +145,7 @@ def test_a_purchase_from_sign_up_to_delivered_failed_retried_and_delivered(
 
     # A worker sends it; the overview sees it delivered.
     page.get_by_role("link", name="Overview", exact=True).click()
-    assert worker.run() == 1
+    assert len(recorded_queue.run_dispatches()) == 1
     expect(feed.locator("tr", has_text="6190245830011")).to_contain_text(
         "Delivered", timeout=LIVE_MS
     )
@@ -189,7 +164,7 @@ def test_a_purchase_from_sign_up_to_delivered_failed_retried_and_delivered(
     _post_webhook(port, host, ingest_path, body, headers)
     guest_row = feed.locator("tr", has_text="6190245830033")
     expect(guest_row).to_contain_text("Pending", timeout=LIVE_MS)
-    assert worker.run() == 1
+    assert len(recorded_queue.run_dispatches()) == 1
     expect(guest_row).to_contain_text("Failed", timeout=LIVE_MS)
     screenshot("failed-live")
 
@@ -203,7 +178,7 @@ def test_a_purchase_from_sign_up_to_delivered_failed_retried_and_delivered(
     fake_mixpanel.respond = default_reply
     page.get_by_role("button", name="Retry this delivery").click()
     expect(page.get_by_text("queued to be sent again")).to_be_visible()
-    assert worker.run() == 1
+    assert len(recorded_queue.run_dispatches()) == 1
     page.get_by_role("link", name="Overview", exact=True).click()
     expect(feed.locator("tr", has_text="6190245830033")).to_contain_text(
         "Delivered", timeout=LIVE_MS
