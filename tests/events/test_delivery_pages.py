@@ -109,6 +109,30 @@ def test_viewers_see_the_timeline_with_distinct_ids_masked_and_no_retry(acme, sh
     assert "Retry this delivery" not in page.content.decode()
 
 
+def test_viewers_see_emails_in_delivery_errors_and_responses_masked(acme, shop, viewer):
+    [delivery] = deliveries_of(acme, destination=shop["main"], purchase__dedupe_key="1001")
+    leaked = "rejected distinct_id alice.shopper@example.com"
+    with tenant_context(acme.organisation):
+        Delivery.objects.filter(pk=delivery.pk).update(last_error=leaked)
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            status_code=400,
+            outcome="rejected",
+            error=leaked,
+            response_excerpt='{"failed_records": [{"message": "alice.shopper@example.com"}]}',
+        )
+    timeline = f"/deliveries/purchases/{delivery.purchase_id}/"
+
+    pages = [viewer.get(timeline), viewer.get("/deliveries/?state=dead")]
+    as_admin = acme.signed_in().get(timeline).content.decode()
+
+    for page in pages:
+        assert page.status_code == 200
+        assert "alice.shopper@example.com" not in page.content.decode()
+        assert "a***@example.com" in page.content.decode()
+    assert "alice.shopper@example.com" in as_admin
+
+
 def test_an_admin_retries_one_delivery_with_fresh_attempts(
     acme, shop, queue, django_capture_on_commit_callbacks
 ):
