@@ -23,5 +23,8 @@ LOGGING = {
         "django_q": {"level": "WARNING" if TESTING else "INFO"},
         # The embedded database's start and stop commands; its failures still show.
         "pgserver": {"level": "WARNING"},
+        # oauthlib's DEBUG lines carry issued access tokens ("Issuing token ... {'access_token':
+        # ...}"): pinned at INFO so a root logger turned to DEBUG never writes a credential.
+        "oauthlib": {"level": "INFO"},
     },
 }
