@@ -21,7 +21,7 @@ from accounts.permissions import admin_required
 from catalog_integrations.models import Installation
 
 from .forms import DeliveryFilterForm, ReplayForm
-from .models import Delivery, Purchase
+from .models import Delivery, DeliveryState, Purchase
 from .selectors import outbox
 from .services import redelivery
 
@@ -63,13 +63,18 @@ def deliveries(request):
     context = {
         "form": form,
         "page": page,
-        "counts": outbox.delivery_counts(destination_id=destination_id or None),
+        "counts": _state_counts(outbox.delivery_counts(destination_id=destination_id or None)),
         "destination": next((d for d in destinations if str(d.pk) == destination_id), None),
         "paused": [d for d in destinations if d.paused_at and d.is_active],
         "query": _query_without_page(request),
     }
     template = "events/_delivery_rows.html" if request.htmx else "events/deliveries.html"
     return render(request, template, context)
+
+
+def _state_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    """(state, its label, count) for each state, so pages show "Awaiting identity"."""
+    return [(state, DeliveryState(state).label, count) for state, count in counts.items()]
 
 
 def _query_without_page(request) -> str:
@@ -172,11 +177,11 @@ def installation_summary(request, installation_id):
     context = {
         "installation": installation,
         "purchases": Purchase.objects.filter(installation=installation).count(),
-        "counts": {
-            state: count
-            for state, count in outbox.delivery_counts(destination_id=installation.pk).items()
-            if count
-        },
+        "counts": [
+            row
+            for row in _state_counts(outbox.delivery_counts(destination_id=installation.pk))
+            if row[2]
+        ],
     }
     return render(request, "events/_installation_summary.html", context)
 

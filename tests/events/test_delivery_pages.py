@@ -63,6 +63,15 @@ def test_deliveries_are_listed_by_state_and_destination(acme, shop):
     assert "Mixpanel answered HTTP 503: unavailable" in dead.content.decode()
 
 
+def test_the_state_links_read_as_words_not_codes(acme, shop):
+    page = acme.signed_in().get("/deliveries/").content.decode()
+
+    assert '<a href="?state=awaiting_identity">Awaiting identity</a>: 0' in page
+    assert '<a href="?state=in_flight">In flight</a>: 0' in page
+    assert "Awaiting_identity" not in page
+    assert "In_flight" not in page
+
+
 def test_the_list_answers_htmx_with_just_the_rows(acme, shop):
     response = acme.signed_in().get("/deliveries/?state=failed", HTTP_HX_REQUEST="true")
 
@@ -275,6 +284,20 @@ def test_the_installation_summary_partial_counts_what_events_holds(acme, shop):
 
     assert response.content.decode().strip() == (
         "<p>Main project has 0 purchases recorded and deliveries: 1 pending, 1 failed, 1 dead.</p>"
+    )
+
+
+def test_the_installation_summary_names_states_in_words(acme, shop):
+    with tenant_context(acme.organisation):
+        Delivery.objects.filter(destination=shop["main"], state="pending").update(
+            state="awaiting_identity"
+        )
+
+    response = acme.signed_in().get(f"/deliveries/installations/{shop['main'].pk}/summary/")
+
+    assert response.content.decode().strip() == (
+        "<p>Main project has 0 purchases recorded and deliveries: "
+        "1 awaiting identity, 1 failed, 1 dead.</p>"
     )
 
 
