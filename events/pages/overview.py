@@ -92,7 +92,9 @@ def overview(request):
     form = PeriodForm(request.GET or None)
     period = selectors.Period.ending_today(form.period_days(), today=timezone.now().date())
     sales, health, drawn_at = cache.get_or_set(
-        f"portal-overview-charts:{period.days}:{period.last_day}",
+        # The organisation's id as well as the schema (in every key): a slug, and so a
+        # schema name, is free again once its organisation is deleted; an id never is.
+        f"portal-overview-charts:{request.tenant.pk}:{period.days}:{period.last_day}",
         lambda: (
             selectors.sales_series(period),
             selectors.destination_health(period),
