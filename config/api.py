@@ -8,6 +8,7 @@ registry (see `catalog_integrations.registry`).
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -125,6 +126,17 @@ def _not_found(request, exc):
 
 @api.exception_handler(Exception)
 def _unexpected(request, exc):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is away (restart, failover): the sender should retry shortly.
+        logger.warning("api_database_unavailable", extra={"path": request.path})
+        response = error_response(
+            request,
+            status=503,
+            detail="The service is briefly unavailable; try again.",
+            code="unavailable",
+        )
+        response["Retry-After"] = "5"
+        return response
     logger.exception("api_unexpected_error", extra={"path": request.path})
     return error_response(request, status=500, detail="Internal error.", code="internal_error")
 

@@ -19,3 +19,5 @@ urlpatterns = [
     path("", overview_pages.overview, name="home"),
     path("", include("events.pages.urls")),
 ]
+
+handler500 = "tenants.views.server_error"

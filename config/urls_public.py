@@ -14,3 +14,5 @@ urlpatterns = [
     path("signup/done/", views.signup_done, name="signup_done"),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "tenants.views.server_error"

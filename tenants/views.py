@@ -74,3 +74,27 @@ def signup_done(request):
     if not details:
         return redirect("signup")
     return render(request, "tenants/signup_done.html", details)
+
+
+def server_error(request):
+    """handler500: a database that is away is a 503 the sender may retry, not a 500."""
+    import sys
+
+    from django.db import DatabaseError, InterfaceError, OperationalError
+    from django.http import HttpResponseServerError, JsonResponse
+    from django.views.defaults import server_error as django_server_error
+
+    error = sys.exc_info()[1]
+    if isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DatabaseError) and "connection" in str(error).lower()
+    ):
+        response = JsonResponse(
+            {"detail": "The service is briefly unavailable; try again.", "code": "unavailable"},
+            status=503,
+        )
+        response["Retry-After"] = "5"
+        return response
+    try:
+        return django_server_error(request)
+    except Exception:  # noqa: BLE001 - the error page must never fail in turn
+        return HttpResponseServerError(b"Server error.", content_type="text/plain")
