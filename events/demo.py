@@ -4,23 +4,26 @@
 generated webhook secret) and a Mixpanel installation pointed at the development
 receiver. `demo_webhooks_send` posts the Shopify samples in `demo_samples/` to the
 running web server exactly as Shopify would, re-signed with that installation's secret
-and shop domain, so purchases can be watched arriving at the receiver. Development only:
-it posts to loopback and nowhere else.
+and shop domain and dated to the last few days, so purchases can be watched arriving at
+the receiver and on the overview. Development only: it posts to loopback and nowhere else.
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.actors import Actor
 from accounts.errors import ApplicationError
@@ -139,6 +142,24 @@ def _loopback_target(organisation: Organisation) -> tuple[str, str]:
     return f"{base.scheme}://127.0.0.1{port}", host
 
 
+_TIMESTAMP = re.compile(rb'"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z))"')
+
+
+def _brought_forward(bodies: list[bytes]) -> list[bytes]:
+    """The samples with every timestamp moved on by the same whole number of days.
+
+    The newest lands within the last day, so the overview's charts (7 days at the
+    shortest) show what the demo sent; order, gaps and times of day stay as they were.
+    """
+    stamps = [datetime.fromisoformat(m.decode()) for b in bodies for m in _TIMESTAMP.findall(b)]
+    shift = timedelta(days=(timezone.now() - max(stamps)).days)
+
+    def moved(match: re.Match) -> bytes:
+        return b'"%s"' % (datetime.fromisoformat(match[1].decode()) + shift).isoformat().encode()
+
+    return [_TIMESTAMP.sub(moved, body) for body in bodies]
+
+
 def demo_webhooks_send(
     *, organisation: Organisation, shop: Installation, transport: httpx.BaseTransport | None = None
 ) -> list[SampleSent]:
@@ -149,12 +170,14 @@ def demo_webhooks_send(
     connect_to, host = _loopback_target(organisation)
     secret = read_secrets(shop)["webhook_secret"]
     path = f"/api/v1/integrations/shopify/{shop.pk}/webhooks"
+    bodies = _brought_forward(
+        [(SAMPLES / f"shopify-{name}.json").read_bytes() for name, _ in SAMPLE_TOPICS]
+    )
     sent = []
     with httpx.Client(
         base_url=connect_to, timeout=POST_TIMEOUT_SECONDS, transport=transport
     ) as client:
-        for name, topic in SAMPLE_TOPICS:
-            body = (SAMPLES / f"shopify-{name}.json").read_bytes()
+        for (name, topic), body in zip(SAMPLE_TOPICS, bodies, strict=True):
             response = client.post(
                 path,
                 content=body,

@@ -1,9 +1,12 @@
 """The demo: a shop and a local Mixpanel, then the signed samples travel end to end."""
 
+from datetime import UTC, time, timedelta
+
 import httpx
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.errors import ApplicationError
@@ -91,6 +94,28 @@ def test_the_signed_samples_reach_the_receiver(
     # orders/create samples are not this shop's purchase topic.
     assert (recorded, names) == (3, ["Purchase", "Refund", "Refund"])
     assert [d.state for d in deliveries_of(acme)] == ["delivered"] * 3
+
+
+def test_the_samples_are_dated_within_the_last_week_in_their_own_order(
+    acme, demo, django_capture_on_commit_callbacks
+):
+    """So the overview's charts (7 days at the shortest) show what the demo sent."""
+    with tenant_context(acme.organisation):
+        shop = Installation.objects.get(pk=demo["shopify_installation_id"])
+        demo_users_ensure(shop=shop)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_webhooks_send(
+            organisation=acme.organisation, shop=shop, transport=TestClientTransport()
+        )
+
+    now = timezone.now()
+    with tenant_context(acme.organisation):
+        recorded = list(Purchase.objects.order_by("occurred_at").values_list("kind", "occurred_at"))
+    assert [kind for kind, _ in recorded] == ["purchase", "refund", "refund"]
+    assert all(now - timedelta(days=7) < occurred <= now for _, occurred in recorded)
+    # Shifted by whole days: the paid order (18 March, 14:02:35 -04:00) keeps its time of day.
+    assert recorded[0][1].astimezone(UTC).time() == time(18, 2, 35)
 
 
 def test_sample_webhooks_go_to_a_local_server_only(acme, demo, settings):
