@@ -89,7 +89,8 @@ def _activity_context(fingerprint: str | None = None) -> dict:
 @login_required
 @require_GET
 def overview(request):
-    form = PeriodForm(request.GET or None)
+    # Only a chosen period is checked: other parameters (a campaign tag, say) are not errors.
+    form = PeriodForm(request.GET if "days" in request.GET else None)
     period = selectors.Period.ending_today(form.period_days(), today=timezone.now().date())
     sales, health, drawn_at = cache.get_or_set(
         # The organisation's id as well as the schema (in every key): a slug, and so a

@@ -106,6 +106,14 @@ def test_an_unknown_period_answers_400_and_shows_the_default(acme, days):
     assert "last 30 days" in response.content.decode()
 
 
+def test_a_query_without_a_period_shows_the_default_period_without_an_error(acme):
+    response = acme.signed_in().get("/?utm_source=newsletter")
+
+    assert response.status_code == 200
+    assert '<option value="30" selected>' in response.content.decode()
+    assert "This field is required." not in response.content.decode()
+
+
 def test_an_empty_organisation_gets_an_overview_too(acme):
     response = acme.signed_in().get("/")
 
