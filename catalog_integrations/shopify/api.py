@@ -16,7 +16,7 @@ import logging
 from ninja import Router, Schema
 
 from accounts.actors import Actor
-from accounts.errors import validation_error
+from accounts.errors import FieldError, validation_error
 from catalog_integrations.ingest_http import (
     body_read,
     installation_named,
@@ -129,6 +129,7 @@ class _Delivery:
 
     def handle(self) -> str:
         if self.topic in COMPLIANCE_TOPICS:
+            self._require_body_of_this_shop("shop_domain")
             return self._compliance()
         if self.topic == self.purchase_topic:
             return self._purchase()
@@ -137,11 +138,26 @@ class _Delivery:
         if self.topic == CANCELLED_TOPIC:
             return self._cancellation()
         if self.topic == UNINSTALLED_TOPIC:
+            self._require_body_of_this_shop("myshopify_domain", "domain")
             installation_set_active(
                 installation=self.installation, is_active=False, actor=self.actor
             )
             return "disabled"
         return "ignored"
+
+    def _require_body_of_this_shop(self, *keys: str) -> None:
+        """Shopify signs the body but not the topic header: a topic that erases or disables
+        needs a body naming this shop, so a captured order (or one shopper's redaction)
+        replayed under another topic erases nothing. 422, nothing written."""
+        shop_domain = str(self.installation.config.get("shop_domain") or "").lower()
+        named = {str(self.payload.get(key) or "").strip().lower() for key in keys}
+        problem = None
+        if not shop_domain or shop_domain not in named:
+            problem = FieldError(keys[0], "Must be this installation's shop domain.")
+        elif self.topic == "shop/redact" and "customer" in self.payload:
+            problem = FieldError("customer", "A shop/redact request names no customer.")
+        if problem:
+            raise validation_error("The webhook body does not fit its topic.", [problem])
 
     def _receipt(self, *, order_id: str = "", external_customer_id: str = "", keep_body=True):
         return RawReceipt(
