@@ -54,6 +54,8 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "django_q",
+    # Its templates and static files: /api/v1/docs then serves Swagger UI itself, not from a CDN.
+    "ninja",
 ]
 
 TENANT_APPS = [
