@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from ninja import Query, Schema, Status
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     SkipValidation,
@@ -91,6 +92,14 @@ def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _no_fraction(value: Any) -> Any:
+    # Whole numbers become text ("42"); a JSON number with a fraction or exponent would be
+    # kept as Python writes a float ("1.0", "1e+20", "inf", "nan"), never a platform's id.
+    if isinstance(value, float):
+        raise PydanticCustomError("not_an_id", "Must be text or a whole number.")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
 Email = Annotated[
     str,
@@ -100,7 +109,11 @@ Email = Annotated[
     Field(json_schema_extra={"format": "email"}),
 ]
 Name = Annotated[Text, StringConstraints(max_length=200)]
-ExternalId = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+ExternalId = Annotated[
+    Text,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    BeforeValidator(_no_fraction),
+]
 Properties = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 
 
