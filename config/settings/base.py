@@ -6,6 +6,8 @@ from config.env import BASE_DIR
 from ._env import ENV
 
 DEBUG = not ENV.is_production
+# Error reports (the debug page included) hide posted secrets and secret-holding frames.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.reporting.SecretsReporterFilter"
 
 
 def _development_secret(name: str, make) -> str:
