@@ -2,8 +2,9 @@
 
 Django's own filter steps aside while `DEBUG` is on, and never hides a function's local
 variables unless it is marked with `sensitive_variables`. Here it always filters, and the
-frames of the modules that hold decrypted secrets, posted secrets or one-time keys show
-their variables' names only.
+frames of the modules that hold decrypted secrets, posted secrets or one-time keys, and
+every frame they call (an HTTP client handed the credentials, say), show their
+variables' names only.
 """
 
 from django.views.debug import SafeExceptionReporterFilter
@@ -23,7 +24,15 @@ class SecretsReporterFilter(SafeExceptionReporterFilter):
         return True
 
     def get_traceback_frame_variables(self, request, tb_frame):
-        module = tb_frame.f_globals.get("__name__", "")
-        if module.startswith(SECRET_HOLDING_MODULES):
+        if _within_secret_holding_module(tb_frame):
             return [(name, self.cleansed_substitute) for name in tb_frame.f_locals]
         return super().get_traceback_frame_variables(request, tb_frame)
+
+
+def _within_secret_holding_module(frame) -> bool:
+    """Whether this frame, or any frame that called it, runs a secret-holding module."""
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(SECRET_HOLDING_MODULES):
+            return True
+        frame = frame.f_back
+    return False
