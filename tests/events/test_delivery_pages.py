@@ -72,6 +72,13 @@ def test_the_state_links_read_as_words_not_codes(acme, shop):
     assert "In_flight" not in page
 
 
+def test_the_list_labels_each_value_so_a_phone_shows_rows_as_cards(acme, shop):
+    page = acme.signed_in().get("/deliveries/").content.decode()
+
+    assert '<table class="list">' in page
+    assert page.count('<td data-label="State">') == 6
+
+
 def test_the_list_answers_htmx_with_just_the_rows(acme, shop):
     response = acme.signed_in().get("/deliveries/?state=failed", HTTP_HX_REQUEST="true")
 
