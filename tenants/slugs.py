@@ -5,6 +5,10 @@ from django.core.exceptions import ValidationError
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 RESERVED_SLUGS = frozenset({"public", "www", "admin", "api", "static"})
+# PostgreSQL's own schemas: `pg_*` names are refused by CREATE SCHEMA, and an existing
+# `information_schema` would be entered instead of a new organisation's schema.
+RESERVED_SCHEMAS = frozenset({"information_schema"})
+SYSTEM_SCHEMA_PREFIX = "pg_"
 
 
 def schema_name_for(slug: str) -> str:
@@ -19,7 +23,10 @@ def slug_problem(slug: str) -> str | None:
             "and ending with a letter or digit."
         )
     reserved = RESERVED_SLUGS | {settings.TENANT_BASE_SCHEMA}
-    if slug in reserved or schema_name_for(slug) in reserved:
+    schema = schema_name_for(slug)
+    if slug in reserved or schema in reserved | RESERVED_SCHEMAS:
+        return "This name is reserved."
+    if schema.startswith(SYSTEM_SCHEMA_PREFIX):
         return "This name is reserved."
     return None
 
