@@ -7,46 +7,13 @@ is an `ApplicationError`, so the API answers it in its one error body.
 
 import json
 from decimal import Decimal
-from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
 
 from accounts.errors import ApplicationError
 
-from .models import Installation
-
 JSON_CONTENT_TYPE = "application/json"
-_INSTALLATION_FIELDS = Installation._meta.concrete_fields
-_INSTALLATION_SQL = (
-    f"SELECT {', '.join(f.column for f in _INSTALLATION_FIELDS)} "  # noqa: S608
-    f"FROM {Installation._meta.db_table} WHERE id = %s AND integration = %s"
-)
-
-
-def installation_named(installation_id: str, integration: str) -> Installation | None:
-    """The installation an ingest URL names, or None for an unknown or malformed id.
-
-    Read with a plain cursor: on the ingest path the ORM's query building, and even a
-    raw queryset's column mapping, cost more than the fetch.
-    """
-    try:
-        pk = UUID(installation_id)
-    except ValueError:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(_INSTALLATION_SQL, [pk, integration])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(_INSTALLATION_FIELDS, row, strict=True)
-    ]
-    return Installation.from_db(
-        connection.alias, [field.attname for field in _INSTALLATION_FIELDS], values
-    )
 
 
 def too_large() -> ApplicationError:

@@ -5,9 +5,17 @@ Any change to a domain or deletion of an organisation drops its hosts here.
 
 The cache only saves a query: when it is unreachable (Redis restarting) lookups go to
 the database and requests keep being served.
+
+In front of it each process keeps the organisations it routed in the last
+`ORGANISATION_HOST_LOCAL_SECONDS`, so a stream of webhooks to one host costs no round
+trip for routing. A change drops the host here at once in the process that made it;
+other processes see it when their entry expires. Only known hosts are kept locally,
+and at most `ORGANISATION_HOST_LOCAL_SIZE` of them.
 """
 
+import copy
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +32,38 @@ try:
     _CACHE_ERRORS = (*_CACHE_ERRORS, RedisError)
 except ImportError:  # pragma: no cover - redis is a dependency
     pass
+
+
+# host -> (monotonic expiry, organisation); oldest first.
+_local: dict = {}
+
+
+def _local_get(host: str):
+    entry = _local.get(host)
+    if entry is None:
+        return None
+    expires, organisation = entry
+    if expires <= time.monotonic():
+        _local.pop(host, None)
+        return None
+    # Each request gets its own instance: nothing one request sets on it leaks.
+    return copy.copy(organisation)
+
+
+def _local_put(host: str, organisation) -> None:
+    seconds = settings.ORGANISATION_HOST_LOCAL_SECONDS
+    if organisation is None or seconds <= 0:
+        _local.pop(host, None)
+        return
+    _local.pop(host, None)
+    while len(_local) >= settings.ORGANISATION_HOST_LOCAL_SIZE:
+        _local.pop(next(iter(_local)), None)
+    _local[host] = (time.monotonic() + seconds, copy.copy(organisation))
+
+
+def forget_local_hosts() -> None:
+    """Empty this process's front (tests; the shared cache is cleared on its own)."""
+    _local.clear()
 
 
 def _key(host: str) -> str:
@@ -45,9 +85,19 @@ def _on_public(fn):
     return wrapper
 
 
-@_on_public
 def cached_organisation(host: str):
     """(found, organisation): found is None when the cache knows nothing of the host."""
+    organisation = _local_get(host)
+    if organisation is not None:
+        return True, organisation
+    found, organisation = _shared_organisation(host)
+    if found:
+        _local_put(host, organisation)
+    return found, organisation
+
+
+@_on_public
+def _shared_organisation(host: str):
     try:
         value = cache.get(_key(host))
     except _CACHE_ERRORS:
@@ -60,8 +110,13 @@ def cached_organisation(host: str):
     return True, value
 
 
-@_on_public
 def remember_host(host: str, organisation) -> None:
+    _local_put(host, organisation)
+    _remember_shared(host, organisation)
+
+
+@_on_public
+def _remember_shared(host: str, organisation) -> None:
     value = organisation if organisation is not None else _MISSING
     try:
         cache.set(_key(host), value, settings.ORGANISATION_HOST_CACHE_SECONDS)
@@ -69,10 +124,15 @@ def remember_host(host: str, organisation) -> None:
         logger.warning("host_cache_unavailable", extra={"operation": "set"})
 
 
-@_on_public
 def forget_hosts(hosts: list[str]) -> None:
-    if not hosts:
-        return
+    for host in hosts:
+        _local.pop(host, None)
+    if hosts:
+        _forget_shared(hosts)
+
+
+@_on_public
+def _forget_shared(hosts: list[str]) -> None:
     try:
         cache.delete_many([_key(h) for h in hosts])
     except _CACHE_ERRORS:

@@ -24,6 +24,8 @@ from django_tenants.utils import schema_context, tenant_context
 
 from accounts.actors import Actor
 from accounts.models import Member
+from catalog_integrations.sources import forget_ingest_sources
+from tenants.cache import forget_local_hosts
 from tenants.models import Organisation
 from tenants.services import organisation_create, organisation_delete
 
@@ -143,6 +145,8 @@ def _public_schema_after_each_test():
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and host lookups from one test never leak into the next."""
+    forget_local_hosts()
+    forget_ingest_sources()
     try:
         cache.clear()
     except Exception:  # noqa: S110 - the cache table may not exist before db set-up

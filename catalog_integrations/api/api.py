@@ -13,13 +13,8 @@ from ninja import Router, Schema, Status
 
 from accounts.actors import Actor
 from accounts.errors import ApplicationError, FieldError, validation_error
-from catalog_integrations.ingest_http import (
-    body_read,
-    installation_named,
-    json_content_type_require,
-    json_parse,
-)
-from catalog_integrations.models import Installation
+from catalog_integrations.ingest_http import body_read, json_content_type_require, json_parse
+from catalog_integrations.sources import IngestSource, SourceChanged, receive_from_source
 from config.api import ErrorBody, error_response, error_responses
 from events.ingest import RawReceipt
 from events.services.purchases import CREATED, ERROR, purchase_record
@@ -69,10 +64,16 @@ def _bearer(request) -> str:
 )
 def purchases_receive(request, installation_id: str):
     """One purchase (201 when new, 200 when its `event_id` was seen), or a batch (200)."""
-    installation = installation_named(installation_id, "api")
+    return receive_from_source(request, installation_id, "api", _receive)
+
+
+def _receive(request, source: IngestSource | None):
+    installation = source and source.installation
     if installation is None or not installation.is_active:
         return error_response(request, status=404, detail="Not found.")
     if not api_key_matches(installation, _bearer(request)):
+        if source.remembered:
+            raise SourceChanged(str(installation.pk))
         return error_response(
             request, status=401, detail="A valid installation key is required.", code="invalid_key"
         )
@@ -81,36 +82,38 @@ def purchases_receive(request, installation_id: str):
     payload = json_parse(body, exact_decimals=True)
 
     if isinstance(payload, dict) and "purchases" in payload:
-        return Status(200, _batch(request, installation, payload, body))
-    return _single(request, installation, payload, body)
+        return Status(200, _batch(request, source, payload, body))
+    return _single(request, source, payload, body)
 
 
 def _receipt(body: bytes) -> RawReceipt:
     return RawReceipt(topic=TOPIC, body=body)
 
 
-def _record(request, installation: Installation, events, body: bytes):
+def _record(request, source: IngestSource, events, body: bytes):
     return purchase_record(
         organisation=request.tenant,
-        installation=installation,
+        installation=source.installation,
+        destination_ids=source.destination_ids,
+        source_version=source.version if source.remembered else None,
         events=events,
         receipt=_receipt(body),
-        actor=Actor.installation(installation),
+        actor=Actor.installation(source.installation),
     )
 
 
-def _single(request, installation: Installation, payload, body: bytes):
+def _single(request, source: IngestSource, payload, body: bytes):
     event, errors = parse_purchase(payload)
     if event is None:
         raise validation_error("The purchase is not valid.", errors)
-    outcome = _record(request, installation, [event], body).outcomes[0]
+    outcome = _record(request, source, [event], body).outcomes[0]
     if outcome.status == ERROR:
         raise validation_error("The purchase is not valid.", list(outcome.errors))
     status = 201 if outcome.status == CREATED else 200
     return Status(status, {"id": outcome.purchase_id, "status": outcome.status})
 
 
-def _batch(request, installation: Installation, payload: dict, body: bytes) -> dict:
+def _batch(request, source: IngestSource, payload: dict, body: bytes) -> dict:
     items = payload["purchases"]
     extra = sorted(set(payload) - {"purchases"})
     if extra:
@@ -139,8 +142,11 @@ def _batch(request, installation: Installation, payload: dict, body: bytes) -> d
         else:
             valid.append(event)
             positions.append(index)
+    if not valid and source.remembered:
+        # Only a checked write may rest on a remembered source.
+        raise SourceChanged(str(source.installation.pk))
     if valid:
-        outcomes = _record(request, installation, valid, body).outcomes
+        outcomes = _record(request, source, valid, body).outcomes
         for index, outcome in zip(positions, outcomes, strict=True):
             if outcome.status == ERROR:
                 results[index] = _item_error(index, list(outcome.errors))

@@ -17,14 +17,10 @@ from ninja import Router, Schema
 
 from accounts.actors import Actor
 from accounts.errors import FieldError, validation_error
-from catalog_integrations.ingest_http import (
-    body_read,
-    installation_named,
-    json_content_type_require,
-    json_parse,
-)
+from catalog_integrations.ingest_http import body_read, json_content_type_require, json_parse
 from catalog_integrations.models import Installation
 from catalog_integrations.services import installation_set_active
+from catalog_integrations.sources import IngestSource, SourceChanged, receive_from_source
 from config.api import error_response, error_responses
 from events.ingest import InvalidField, RawReceipt, require_object
 from events.services.compliance import compliance_request_record
@@ -86,13 +82,19 @@ def _authentic(request, body: bytes, installation: Installation) -> bool:
 )
 def webhook_receive(request, installation_id: str):
     """Orders, refunds, cancellations, `app/uninstalled` and the compliance topics."""
+    return receive_from_source(request, installation_id, "shopify", _receive)
+
+
+def _receive(request, source: IngestSource | None):
     topic = _header(request, "Topic").strip()
-    installation = installation_named(installation_id, "shopify")
+    installation = source and source.installation
     if installation is None or not (installation.is_active or topic in COMPLIANCE_TOPICS):
         return error_response(request, status=404, detail="Not found.")
     body = body_read(request)
     if not _authentic(request, body, installation):
-        logger.info("shopify_webhook_unauthenticated", extra={"installation": installation_id})
+        if source.remembered:
+            raise SourceChanged(str(installation.pk))
+        logger.info("shopify_webhook_unauthenticated", extra={"installation": str(installation.pk)})
         return error_response(
             request,
             status=401,
@@ -107,16 +109,17 @@ def webhook_receive(request, installation_id: str):
             "The webhook body must be a JSON object.", [problem.as_field_error()]
         ) from None
 
-    delivery = _Delivery(request, installation, topic, body, payload)
+    delivery = _Delivery(request, source, topic, body, payload)
     return {"status": delivery.handle()}
 
 
 class _Delivery:
     """One authenticated webhook, routed by topic."""
 
-    def __init__(self, request, installation: Installation, topic: str, body: bytes, payload: dict):
+    def __init__(self, request, source: IngestSource, topic: str, body: bytes, payload: dict):
         self.organisation = request.tenant
-        self.installation = installation
+        self.source = source
+        self.installation = installation = source.installation
         self.topic = topic
         self.body = body
         self.payload = payload
@@ -128,6 +131,13 @@ class _Delivery:
         self.include_test_orders = bool(config.get("include_test_orders"))
 
     def handle(self) -> str:
+        if self.source.remembered and self.topic not in (
+            self.purchase_topic,
+            REFUNDS_TOPIC,
+            CANCELLED_TOPIC,
+        ):
+            # Only a checked write may rest on a remembered source.
+            raise SourceChanged(str(self.installation.pk))
         if self.topic in COMPLIANCE_TOPICS:
             self._require_body_of_this_shop("shop_domain")
             return self._compliance()
@@ -143,7 +153,7 @@ class _Delivery:
                 installation=self.installation, is_active=False, actor=self.actor
             )
             return "disabled"
-        return "ignored"
+        return self._ignored()
 
     def _require_body_of_this_shop(self, *keys: str) -> None:
         """Shopify signs the body but not the topic header: a topic that erases or disables
@@ -159,6 +169,11 @@ class _Delivery:
         if problem:
             raise validation_error("The webhook body does not fit its topic.", [problem])
 
+    def _ignored(self) -> str:
+        if self.source.remembered:
+            raise SourceChanged(str(self.installation.pk))
+        return "ignored"
+
     def _receipt(self, *, order_id: str = "", external_customer_id: str = "", keep_body=True):
         return RawReceipt(
             topic=self.topic,
@@ -172,6 +187,8 @@ class _Delivery:
         result = purchase_record(
             organisation=self.organisation,
             installation=self.installation,
+            destination_ids=self.source.destination_ids,
+            source_version=self.source.version if self.source.remembered else None,
             events=events,
             receipt=receipt,
             status_change=status_change,
@@ -184,7 +201,7 @@ class _Delivery:
     def _purchase(self) -> str:
         event = parse_order(self.payload, event_id=self.event_id)
         if event.is_test and not self.include_test_orders:
-            return "ignored"
+            return self._ignored()
         receipt = self._receipt(
             order_id=event.order_id, external_customer_id=event.external_customer_id
         )
@@ -193,13 +210,13 @@ class _Delivery:
     def _refund(self) -> str:
         event = parse_refund(self.payload, event_id=self.event_id)
         if event is None or (event.is_test and not self.include_test_orders):
-            return "ignored"
+            return self._ignored()
         return self._record([event], receipt=self._receipt(order_id=event.order_id))
 
     def _cancellation(self) -> str:
         cancellation = parse_cancellation(self.payload, event_id=self.event_id)
         if cancellation.is_test and not self.include_test_orders:
-            return "ignored"
+            return self._ignored()
         receipt = self._receipt(
             order_id=cancellation.status_change.order_id,
             external_customer_id=cancellation.external_customer_id,

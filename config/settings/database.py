@@ -31,10 +31,13 @@ _connection = (
 
 DATABASES = {
     "default": {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "tenants.postgresql_backend",
         **_connection,
         "CONN_MAX_AGE": CONN_MAX_AGE,
         "CONN_HEALTH_CHECKS": True,
+        # Django's own cursors bind on the client and are never prepared; the ingest
+        # path's server-binding cursors (tenants.db) are, after this many runs.
+        "OPTIONS": {"prepare_threshold": 5},
         "TEST": {"NAME": ENV.TEST_DATABASE_NAME or f"test_{_connection['NAME']}"},
     }
 }

@@ -64,3 +64,12 @@ def values_rows(model, objs: list, *, alias: str) -> tuple[str, str, list]:
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
     source = f"(VALUES {', '.join([row] * len(objs))}) AS {alias}({columns})"
     return columns, source, params
+
+
+def select_list(model, alias: str, overrides: dict[str, str]) -> str:
+    """The insertable columns of `model` read from `alias`, in insert order, with some
+    columns given as SQL expressions instead (`overrides`, by column name)."""
+    quote = connection.ops.quote_name
+    return ", ".join(
+        overrides.get(f.column, f"{alias}.{quote(f.column)}") for f in insertable_fields(model)
+    )

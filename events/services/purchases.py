@@ -6,7 +6,8 @@ database's unique constraints, not on looking first: the webhook id per installa
 inserted with `ON CONFLICT DO NOTHING`, so two copies racing each other end in one row
 and two successful answers.
 
-Everything it writes goes as one statement (`_write`): a webhook is a handful of
+Everything it writes goes as one statement (`_write`), which also finds the shoppers
+through their identities: with the installation read by the endpoint, a webhook is two
 database round trips, and on this path round trips, not rows, set the pace.
 """
 
@@ -25,28 +26,30 @@ from accounts.actors import Actor
 from accounts.errors import FieldError
 from catalog_integrations.models import Installation
 from catalog_integrations.registry import destinations
+from catalog_integrations.sources import SourceChanged
+from tenants.db import prepared_cursor
 from tenants.models import Organisation, WorkDue
 
 from ..ingest import OrderStatusChange, PurchaseEvent, RawReceipt
-from ..models import Customer, Delivery, Identity, Purchase, PurchaseKind, WebhookReceipt
-from .deliveries import Audience, deliveries_build, dispatch_after_commit
-from .inserts import values_rows
+from ..models import (
+    Customer,
+    Delivery,
+    DeliveryState,
+    Identity,
+    Purchase,
+    PurchaseKind,
+    WebhookReceipt,
+)
+from .deliveries import (
+    Audience,
+    active_destination_ids,
+    deliveries_build,
+    dispatch_after_commit,
+)
+from .inserts import select_list, values_rows
 from .receipts import receipt_row
 
 logger = logging.getLogger(__name__)
-
-# Who the shoppers are and where purchases go, in one round trip.
-_LOOKUPS_SQL = f"""
-    SELECT
-        ARRAY(SELECT id FROM {Installation._meta.db_table}
-              WHERE integration = ANY(%(destination_keys)s) AND is_active ORDER BY id),
-        ARRAY(SELECT external_id FROM {Identity._meta.db_table}
-              WHERE installation_id = %(installation)s AND external_id = ANY(%(shoppers)s)
-              ORDER BY external_id),
-        ARRAY(SELECT customer_id FROM {Identity._meta.db_table}
-              WHERE installation_id = %(installation)s AND external_id = ANY(%(shoppers)s)
-              ORDER BY external_id)
-"""  # noqa: S608 - the models' own tables
 
 CREATED = "created"
 UNCHANGED = "unchanged"
@@ -79,6 +82,8 @@ def purchase_record(
     organisation: Organisation,
     installation: Installation,
     events: Sequence[PurchaseEvent],
+    destination_ids: Sequence | None = None,
+    source_version: str | None = None,
     receipt: RawReceipt | None = None,
     status_change: OrderStatusChange | None = None,
     actor: Actor,
@@ -91,6 +96,11 @@ def purchase_record(
     purchase, the shopper found through identities, one delivery per active
     destination, an order's new status, and the organisation marked as having work
     due. Dispatch is queued after commit. Outcomes follow `events`' order.
+
+    `destination_ids` are the organisation's active destinations when the caller read
+    them with the installation (`ingest_source`); otherwise they are read here. With
+    `source_version` (the installation row as text when read), nothing is written
+    unless the installation and the destinations are still as read: `SourceChanged`.
     """
     now = now or timezone.now()
     result = RecordResult(outcomes=[RecordOutcome(ERROR)] * len(events))
@@ -106,9 +116,13 @@ def purchase_record(
         else:
             accepted.append(index)
     if events and not accepted and status_change is None:
+        if source_version is not None:
+            # Nothing to write, so nothing checks the caller's source: it reads afresh.
+            raise SourceChanged(str(installation.pk))
         return result
 
-    destination_ids, identities = _lookups(installation, [events[i] for i in accepted])
+    if destination_ids is None:
+        destination_ids = active_destination_ids()
     parents = _parents(installation, events)
     candidates: dict[tuple[str, str], Purchase] = {}
     positions: dict[tuple[str, str], list[int]] = {}
@@ -117,22 +131,24 @@ def purchase_record(
         key = (event.kind, event.dedupe_key)
         positions.setdefault(key, []).append(index)
         if key not in candidates:
-            candidates[key] = _purchase_from(
-                event, installation, identities, parents.get(event.order_id), now
-            )
+            candidates[key] = _purchase_from(event, installation, parents.get(event.order_id), now)
     # Sorted by unique key: racing writers then wait on each other in the same order.
     ordered = [candidates[key] for key in sorted(candidates)]
     deliveries = _deliveries_for(organisation, ordered, destination_ids, now)
 
     kept = receipt and receipt_row(installation=installation, receipt=receipt, now=now)
+    guard = _Guard(source_version, destination_ids) if source_version is not None else None
     written = _write(
         organisation=organisation,
         installation=installation,
+        guard=guard,
         receipt=kept,
         purchases=ordered,
         deliveries=deliveries,
         status_change=status_change,
     )
+    if not written.guard_held:
+        raise SourceChanged(str(installation.pk))
     if written.duplicate_delivery:
         logger.info(
             "webhook_redelivered",
@@ -149,14 +165,7 @@ def purchase_record(
             status = CREATED if position == 0 and new else UNCHANGED
             result.outcomes[index] = RecordOutcome(status, stored_ids.get(key))
     result.status_updated = written.status_updated
-    dispatch_after_commit(
-        schema_name=organisation.schema_name,
-        destination_ids=[
-            d.destination_id
-            for d in deliveries
-            if d.purchase_id in inserted and d.distinct_id is not None
-        ],
-    )
+    dispatch_after_commit(schema_name=organisation.schema_name, destination_ids=written.released_to)
 
     logger.debug(
         "purchases_recorded",
@@ -170,27 +179,14 @@ def purchase_record(
     return result
 
 
-def _lookups(installation: Installation, events: Sequence[PurchaseEvent]) -> tuple[list, dict]:
-    """Active destination ids, and platform customer id -> user id for the shoppers
-    identities name. Raw: the ORM's query building cost more than these queries."""
-    shoppers = sorted(
-        {e.external_customer_id for e in events if e.external_customer_id and not e.user_id}
-    )
-    params = {
-        "destination_keys": [integration.key for integration in destinations()],
-        "installation": installation.pk,
-        "shoppers": shoppers,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_LOOKUPS_SQL, params)
-        destination_ids, external_ids, customer_ids = cursor.fetchone()
-    return destination_ids, dict(zip(external_ids, customer_ids, strict=True))
-
-
 def _deliveries_for(
     organisation: Organisation, purchases: list[Purchase], destination_ids: list, now
 ) -> list[Delivery]:
-    """Deliveries for every candidate; the write keeps those of purchases it inserts."""
+    """Deliveries for every candidate; the write keeps those of purchases it inserts.
+
+    A shopper with a platform id but no user yet gets held deliveries here; the write
+    releases them at once when an identity names that shopper (see `_write`).
+    """
     if not destination_ids or not purchases:
         return []
     fixed = _parents_released_ids([p.parent_id for p in purchases if p.parent_id])
@@ -208,16 +204,28 @@ def _deliveries_for(
 
 
 @dataclass(frozen=True)
+class _Guard:
+    """What the caller read: the installation row as text, and the active destinations."""
+
+    version: str
+    destination_ids: Sequence
+
+
+@dataclass(frozen=True)
 class _Written:
+    guard_held: bool
     duplicate_delivery: bool
     inserted: set
     status_updated: int
+    # Destinations given deliveries that are due now (not held for an identity).
+    released_to: list
 
 
 def _write(
     *,
     organisation: Organisation,
     installation: Installation,
+    guard: _Guard | None,
     receipt: WebhookReceipt | None,
     purchases: list[Purchase],
     deliveries: list[Delivery],
@@ -228,39 +236,93 @@ def _write(
     Each step runs only if the one before it wrote: no purchase without a new receipt,
     no delivery without its new purchase, no work due without a delivery. The order's
     status changes only with a new receipt. Foreign keys are checked at commit.
+
+    A purchase whose shopper has a platform id but no user is matched here through the
+    installation's identities, in the statement's snapshot, and its held deliveries go
+    out at once as that user's, just as `deliveries_release_for_identities` releases
+    them when the identity comes later.
     """
     quote = connection.ops.quote_name
     steps, params = [], []
+
+    if guard is not None:
+        installations = quote(Installation._meta.db_table)
+        steps.append(
+            f"guard AS (SELECT FROM {installations} AS i WHERE i.id = %s AND i::text = %s "  # noqa: S608
+            f"AND ARRAY(SELECT id FROM {installations} WHERE integration = ANY(%s) "
+            "AND is_active ORDER BY id) = %s::uuid[])"
+        )
+        destination_keys = [integration.key for integration in destinations()]
+        params += [installation.pk, guard.version, destination_keys, list(guard.destination_ids)]
+    else:
+        steps.append("guard AS (SELECT)")
 
     if receipt is not None:
         columns, rows, values = values_rows(WebhookReceipt, [receipt], alias="r")
         steps.append(
             f"receipt AS (INSERT INTO {quote(WebhookReceipt._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT * FROM {rows} ON CONFLICT DO NOTHING RETURNING 1 AS new)"
+            f"SELECT * FROM {rows} WHERE EXISTS (SELECT FROM guard) "
+            "ON CONFLICT DO NOTHING RETURNING 1 AS new)"
         )
         params += values
     else:
-        steps.append("receipt AS (SELECT 1 AS new)")
+        steps.append("receipt AS (SELECT 1 AS new WHERE EXISTS (SELECT FROM guard))")
+
+    shoppers = sorted({p.external_customer_id for p in purchases if _unmatched(p)})
+    if shoppers:
+        steps.append(
+            f"shopper AS (SELECT external_id, customer_id FROM {quote(Identity._meta.db_table)} "  # noqa: S608
+            "WHERE installation_id = %s AND external_id = ANY(%s))"
+        )
+        params += [installation.pk, shoppers]
+    else:
+        steps.append(
+            "shopper AS (SELECT NULL AS external_id, NULL::uuid AS customer_id WHERE false)"
+        )
 
     if purchases:
         columns, rows, values = values_rows(Purchase, purchases, alias="p")
+        chosen = select_list(
+            Purchase, "p", {"customer_id": "COALESCE(p.customer_id, shopper.customer_id)"}
+        )
         steps.append(
             f"purchase AS (INSERT INTO {quote(Purchase._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT * FROM {rows} WHERE EXISTS (SELECT FROM receipt) "
-            "ON CONFLICT DO NOTHING RETURNING id)"
+            f"SELECT {chosen} FROM {rows} LEFT JOIN shopper "
+            "ON p.customer_id IS NULL AND shopper.external_id = p.external_customer_id "
+            "WHERE EXISTS (SELECT FROM receipt) "
+            "ON CONFLICT DO NOTHING RETURNING id, customer_id, occurred_at)"
         )
         params += values
     else:
-        steps.append("purchase AS (SELECT NULL::uuid AS id WHERE false)")
+        steps.append(
+            "purchase AS (SELECT NULL::uuid AS id, NULL::uuid AS customer_id, "
+            "NULL::timestamptz AS occurred_at WHERE false)"
+        )
 
     if deliveries:
         columns, rows, values = values_rows(Delivery, deliveries, alias="d")
+        chosen = select_list(
+            Delivery,
+            "d",
+            {
+                "state": "CASE WHEN d.released THEN %s ELSE d.state END",
+                "distinct_id": "CASE WHEN d.released THEN d.shopper::text ELSE d.distinct_id END",
+                "event_time": "CASE WHEN d.released THEN d.ordered_at ELSE d.event_time END",
+                "next_attempt_at": (
+                    "CASE WHEN d.released THEN d.created_at ELSE d.next_attempt_at END"
+                ),
+            },
+        )
         work_due = f"{quote(get_public_schema_name())}.{quote(WorkDue._meta.db_table)}"
         steps.append(
             f"delivery AS (INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT * FROM {rows} WHERE d.purchase_id IN (SELECT id FROM purchase) "
-            "RETURNING next_attempt_at)"
+            f"SELECT {chosen} FROM (SELECT d.*, purchase.customer_id AS shopper, "
+            "purchase.occurred_at AS ordered_at, "
+            "d.state = %s AND purchase.customer_id IS NOT NULL AS released "
+            f"FROM {rows} JOIN purchase ON purchase.id = d.purchase_id) AS d "
+            "RETURNING destination_id, distinct_id, next_attempt_at)"
         )
+        params += [DeliveryState.PENDING, DeliveryState.AWAITING_IDENTITY, *values]
         # The organisation's row stays locked until commit, so a sweep that locks it
         # before clearing it sees these deliveries (see `work_due_mark`).
         steps.append(
@@ -269,7 +331,12 @@ def _write(
             "ON CONFLICT (organisation_id) "
             "DO UPDATE SET due_at = LEAST(w.due_at, EXCLUDED.due_at))"
         )
-        params += values + [organisation.pk]
+        # The select list's placeholders come first, in column order, then the rows'.
+        params.append(organisation.pk)
+    else:
+        steps.append(
+            "delivery AS (SELECT NULL::uuid AS destination_id, NULL AS distinct_id WHERE false)"
+        )
 
     if status_change is not None:
         steps.append(
@@ -288,13 +355,19 @@ def _write(
 
     sql = (
         # Table and column names are the models' own; every value is a parameter.
-        "WITH " + ", ".join(steps) + " SELECT EXISTS (SELECT FROM receipt), "  # noqa: S608
-        "ARRAY(SELECT id FROM purchase), (SELECT count(*) FROM status)"
+        "WITH " + ", ".join(steps) + " SELECT EXISTS (SELECT FROM guard), "  # noqa: S608
+        "EXISTS (SELECT FROM receipt), "
+        "ARRAY(SELECT id FROM purchase), (SELECT count(*) FROM status), "
+        "ARRAY(SELECT DISTINCT destination_id FROM delivery WHERE distinct_id IS NOT NULL)"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
-        receipt_new, inserted, status_updated = cursor.fetchone()
-    return _Written(not receipt_new, set(inserted), status_updated)
+        guard_held, receipt_new, inserted, status_updated, released_to = cursor.fetchone()
+    return _Written(guard_held, not receipt_new, set(inserted), status_updated, released_to)
+
+
+def _unmatched(purchase: Purchase) -> bool:
+    return purchase.customer_id is None and bool(purchase.external_customer_id)
 
 
 def _known_users(events: Sequence[PurchaseEvent]) -> set:
@@ -319,13 +392,10 @@ def _parents(installation: Installation, events: Sequence[PurchaseEvent]) -> dic
 
 
 def _purchase_from(
-    event: PurchaseEvent,
-    installation: Installation,
-    identities: dict,
-    parent: Purchase | None,
-    now,
+    event: PurchaseEvent, installation: Installation, parent: Purchase | None, now
 ) -> Purchase:
-    customer_id = event.user_id or identities.get(event.external_customer_id)
+    """The purchase row; a shopper known only by platform id is matched by the write."""
+    customer_id = event.user_id
     external_customer_id = event.external_customer_id
     amount, currency = event.amount, event.currency
     if parent is not None:
