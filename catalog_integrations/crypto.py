@@ -29,7 +29,14 @@ def encrypt_secrets(values: dict[str, str]) -> str:
 def decrypt_secrets(token: str) -> dict[str, str]:
     if not token:
         return {}
-    return json.loads(fernet().decrypt(token.encode()))
+    return dict(_decrypted(tuple(settings.FIELD_ENCRYPTION_KEYS), token))
+
+
+@lru_cache(maxsize=256)
+def _decrypted(keys: tuple[str, ...], token: str) -> tuple[tuple[str, str], ...]:
+    """Each token is decrypted once per process: every webhook checks its installation's
+    signing secret, and a decryption costs more than the rest of that check."""
+    return tuple(json.loads(_fernet(keys).decrypt(token.encode())).items())
 
 
 def reencrypt(token: str) -> str:

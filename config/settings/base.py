@@ -82,15 +82,17 @@ MIDDLEWARE = [
     "tenants.middleware.RequestIdMiddleware",
     "tenants.middleware.OrganisationMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # From here on, the browser's middleware: `/api/` routes skip each of these
+    # (tenants.middleware.ApiExemptMixin), `/o/` routes skip CSRF only.
+    "tenants.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.ApiSessionBypassMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "tenants.middleware.CsrfViewMiddleware",
+    "tenants.middleware.AuthenticationMiddleware",
+    "tenants.middleware.MessageMiddleware",
+    "tenants.middleware.XFrameOptionsMiddleware",
+    "tenants.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 

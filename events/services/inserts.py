@@ -1,9 +1,13 @@
 """Inserts that let the database's unique constraints decide what is new."""
 
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 
 from django.db import connection
 from django.db.models import AutoField, BigAutoField
+from psycopg.types.json import Jsonb
 
 
 def insert_skipping_conflicts(model, objs: list) -> set:
@@ -73,3 +77,38 @@ def select_list(model, alias: str, overrides: dict[str, str]) -> str:
     return ", ".join(
         overrides.get(f.column, f"{alias}.{quote(f.column)}") for f in insertable_fields(model)
     )
+
+
+def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
+    """`objs` as a row source for `INSERT ... SELECT` that is one parameter, whatever
+    the number of rows and columns.
+
+    Returns the quoted column list, `jsonb_populate_recordset(NULL::table, %s) AS
+    alias` (each value read by its column's own type, exactly: decimals and times go
+    as text), and that parameter. A statement with a few parameters and a short text
+    is one psycopg converts once and PostgreSQL prepares once; one with a parameter
+    per value is converted again on every call.
+    """
+    fields = insertable_fields(model)
+    columns, _ = _typed_row(model)
+    rows = [
+        {
+            f.column: _json_value(f.get_db_prep_save(f.pre_save(obj, True), connection))
+            for f in fields
+        }
+        for obj in objs
+    ]
+    table = connection.ops.quote_name(model._meta.db_table)
+    return columns, f"jsonb_populate_recordset(NULL::{table}, %s) AS {alias}", Jsonb(rows)
+
+
+def _json_value(value):
+    if isinstance(value, Jsonb):
+        return value.obj
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        raise TypeError("Binary columns do not go through json_rows.")
+    return value

@@ -46,7 +46,7 @@ from .deliveries import (
     deliveries_build,
     dispatch_after_commit,
 )
-from .inserts import select_list, values_rows
+from .inserts import json_rows, select_list, values_rows
 from .receipts import receipt_row
 
 logger = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def _write(
         )
 
     if purchases:
-        columns, rows, values = values_rows(Purchase, purchases, alias="p")
+        columns, rows, values = json_rows(Purchase, purchases, alias="p")
         chosen = select_list(
             Purchase, "p", {"customer_id": "COALESCE(p.customer_id, shopper.customer_id)"}
         )
@@ -292,7 +292,7 @@ def _write(
             "WHERE EXISTS (SELECT FROM receipt) "
             "ON CONFLICT DO NOTHING RETURNING id, customer_id, occurred_at)"
         )
-        params += values
+        params.append(values)
     else:
         steps.append(
             "purchase AS (SELECT NULL::uuid AS id, NULL::uuid AS customer_id, "
@@ -300,7 +300,7 @@ def _write(
         )
 
     if deliveries:
-        columns, rows, values = values_rows(Delivery, deliveries, alias="d")
+        columns, rows, values = json_rows(Delivery, deliveries, alias="d")
         chosen = select_list(
             Delivery,
             "d",
@@ -322,7 +322,7 @@ def _write(
             f"FROM {rows} JOIN purchase ON purchase.id = d.purchase_id) AS d "
             "RETURNING destination_id, distinct_id, next_attempt_at)"
         )
-        params += [DeliveryState.PENDING, DeliveryState.AWAITING_IDENTITY, *values]
+        params += [DeliveryState.PENDING, DeliveryState.AWAITING_IDENTITY, values]
         # The organisation's row stays locked until commit, so a sweep that locks it
         # before clearing it sees these deliveries (see `work_due_mark`).
         steps.append(
