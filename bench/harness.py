@@ -153,6 +153,10 @@ class Postgres:
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@{LOOPBACK}:{self.port}/{dbname}"
 
+    def pid(self) -> int:
+        """The postmaster's pid (its backends are its children)."""
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
     def sql(self, statement: str, dbname: str = "postgres"):
         import psycopg
 

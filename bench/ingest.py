@@ -22,6 +22,7 @@ but 127.0.0.1.
 """
 
 import argparse
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -63,14 +64,16 @@ class Figure:
     answers: list = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    db_cpu_seconds: float = 0.0
 
-    def add(self, result: load.LoadResult, cpu_seconds: float) -> None:
+    def add(self, result: load.LoadResult, cpu_seconds: float, db_cpu_seconds: float) -> None:
         failed = {s: n for s, n in result.statuses().items() if s != 200}
         if failed:
             raise SystemExit(f"{self.label}: answers other than 200: {failed}")
         self.answers += result.answers
         self.seconds += result.seconds
         self.cpu_seconds += cpu_seconds
+        self.db_cpu_seconds += db_cpu_seconds
 
     @property
     def result(self) -> load.LoadResult:
@@ -80,23 +83,31 @@ class Figure:
         r = self.result
         share = f"{r.rate / baseline.result.rate:.2f}" if baseline else ""
         cpu_ms = self.cpu_seconds / len(self.answers) * 1000
+        db_ms = self.db_cpu_seconds / len(self.answers) * 1000
         return (
             f"| {self.label} | {r.rate:,.0f} | {r.percentile(0.5):.1f} | "
-            f"{r.percentile(0.99):.1f} | {cpu_ms:.2f} | {len(self.answers):,} | {share} |"
+            f"{r.percentile(0.99):.1f} | {cpu_ms:.2f} | {db_ms:.2f} | {len(self.answers):,} "
+            f"| {share} |"
         )
 
 
 def _cpu_seconds(pid: int) -> float:
-    """CPU time of a gunicorn master and its workers so far."""
+    """CPU time so far of a process and its children (gunicorn's master and workers,
+    or PostgreSQL's postmaster and backends)."""
     master = psutil.Process(pid)
-    processes = [master, *master.children(recursive=True)]
-    return sum(p.cpu_times().user + p.cpu_times().system for p in processes)
+    total = 0.0
+    for process in [master, *master.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 class Server:
-    def __init__(self, label: str, service, port: int, org, factory: OrderFactory):
+    def __init__(self, label: str, service, port: int, org, factory: OrderFactory, db_pid: int):
         self.label = label
         self.service = service
+        self.db_pid = db_pid
         self.port = port
         self.org = org
         self.factory = factory
@@ -109,9 +120,13 @@ class Server:
         ]
 
     def round(self, figure: Figure, connections: int, seconds: float) -> None:
-        before = _cpu_seconds(self.service.pid)
+        before, db_before = _cpu_seconds(self.service.pid), _cpu_seconds(self.db_pid)
         result = load.run(self.port, self.streams(connections), seconds=seconds)
-        figure.add(result, _cpu_seconds(self.service.pid) - before)
+        figure.add(
+            result,
+            _cpu_seconds(self.service.pid) - before,
+            _cpu_seconds(self.db_pid) - db_before,
+        )
 
 
 def _measure(product: Server, bare: Server, seconds: float) -> list[tuple[Figure, Figure]]:
@@ -164,8 +179,8 @@ def main() -> None:
         )
         services.append(bare_app)
         pairs = _measure(
-            Server("product", web, PORTS["web"], org, factory),
-            Server("bare", bare_app, PORTS["bare"], org, factory),
+            Server("product", web, PORTS["web"], org, factory, pg.pid()),
+            Server("bare", bare_app, PORTS["bare"], org, factory, pg.pid()),
             options.seconds,
         )
 
@@ -190,10 +205,12 @@ def main() -> None:
         " with 2 sync workers, database broker and cache, one Mixpanel installation (a"
         " delivery per purchase), one connection per request. The bare view checks the"
         " HMAC, parses the JSON and inserts one row. The servers took turns in"
-        f" {ROUNDS} rounds per figure; CPU is the web processes' time per request.",
+        f" {ROUNDS} rounds per figure; CPU is the web processes' time per request, DB CPU"
+        " the database server's (its backends' and background processes').",
         "",
-        "| Run | Requests/s | p50 ms | p99 ms | CPU ms/request | Answered | Share of bare |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Run | Requests/s | p50 ms | p99 ms | CPU ms/request | DB CPU ms/request | Answered "
+        "| Share of bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
         *[ours.row(theirs) for ours, theirs in pairs],
         *[theirs.row() for _, theirs in pairs],
         "",

@@ -120,9 +120,12 @@ def deliveries_build(
 def work_due_mark(*, organisation: Organisation, due_at: datetime) -> None:
     """Tell the sweep this organisation has deliveries due at `due_at` (or earlier).
 
-    One upsert keeping the earliest time. It locks the organisation's row until the
-    caller's transaction ends, so a sweep that locks the row before clearing it waits
-    and then sees the deliveries this transaction wrote.
+    One upsert keeping the earliest time; a row already due earlier is not rewritten
+    (on a stream of purchases it seldom needs to be). Either way it locks the
+    organisation's row until the caller's transaction ends (PostgreSQL locks the
+    conflicting row even when the `WHERE` of `DO UPDATE` leaves it as it is), so a
+    sweep that locks the row before clearing it waits and then sees the deliveries
+    this transaction wrote.
     """
     table = connection.ops.quote_name(WorkDue._meta.db_table)
     public = connection.ops.quote_name(get_public_schema_name())
@@ -130,7 +133,7 @@ def work_due_mark(*, organisation: Organisation, due_at: datetime) -> None:
         cursor.execute(
             f"INSERT INTO {public}.{table} AS work (organisation_id, due_at) "  # noqa: S608
             "VALUES (%s, %s) ON CONFLICT (organisation_id) "
-            "DO UPDATE SET due_at = LEAST(work.due_at, EXCLUDED.due_at)",
+            "DO UPDATE SET due_at = EXCLUDED.due_at WHERE work.due_at > EXCLUDED.due_at",
             [organisation.pk, due_at],
         )
 

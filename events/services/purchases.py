@@ -323,15 +323,15 @@ def _write(
             "RETURNING destination_id, distinct_id, next_attempt_at)"
         )
         params += [DeliveryState.PENDING, DeliveryState.AWAITING_IDENTITY, values]
-        # The organisation's row stays locked until commit, so a sweep that locks it
-        # before clearing it sees these deliveries (see `work_due_mark`).
+        # Kept only if earlier; the organisation's row stays locked until commit either
+        # way, so a sweep that locks it before clearing it sees these deliveries (see
+        # `work_due_mark`).
         steps.append(
             f"work AS (INSERT INTO {work_due} AS w (organisation_id, due_at) "  # noqa: S608
             "SELECT %s, min(next_attempt_at) FROM delivery HAVING count(*) > 0 "
             "ON CONFLICT (organisation_id) "
-            "DO UPDATE SET due_at = LEAST(w.due_at, EXCLUDED.due_at))"
+            "DO UPDATE SET due_at = EXCLUDED.due_at WHERE w.due_at > EXCLUDED.due_at)"
         )
-        # The select list's placeholders come first, in column order, then the rows'.
         params.append(organisation.pk)
     else:
         steps.append(
