@@ -1,5 +1,6 @@
 """Inserts that let the database's unique constraints decide what is new."""
 
+import json
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -88,27 +89,43 @@ def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
     as text), and that parameter. A statement with a few parameters and a short text
     is one psycopg converts once and PostgreSQL prepares once; one with a parameter
     per value is converted again on every call.
+
+    Values are the instances' own attributes, as the service set them (fields that
+    fill themselves in on save, `auto_now` and the like, do so here); nothing binary.
     """
-    fields = insertable_fields(model)
     columns, _ = _typed_row(model)
+    plan = _json_plan(model)
     rows = [
         {
-            f.column: _json_value(f.get_db_prep_save(f.pre_save(obj, True), connection))
-            for f in fields
+            column: field.pre_save(o, True) if field is not None else o.__dict__[attname]
+            for column, attname, field in plan
         }
-        for obj in objs
+        for o in objs
     ]
     table = connection.ops.quote_name(model._meta.db_table)
-    return columns, f"jsonb_populate_recordset(NULL::{table}, %s) AS {alias}", Jsonb(rows)
+    return columns, f"jsonb_populate_recordset(NULL::{table}, %s) AS {alias}", Jsonb(rows, _dumps)
 
 
-def _json_value(value):
-    if isinstance(value, Jsonb):
-        return value.obj
+@cache
+def _json_plan(model) -> tuple:
+    """(column, attribute, the field when its `pre_save` gives the value) per column."""
+    return tuple(
+        (
+            f.column,
+            f.attname,
+            f if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else None,
+        )
+        for f in insertable_fields(model)
+    )
+
+
+def _json_default(value):
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, bytes | memoryview):
-        raise TypeError("Binary columns do not go through json_rows.")
-    return value
+    raise TypeError(f"{type(value).__name__} does not go through json_rows.")
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, default=_json_default)
