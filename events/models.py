@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from catalog_integrations.models import Installation
 
+from .fields import CompressedBinaryField
+
 
 class Customer(models.Model):
     """One of the organisation's shoppers: a "user" of the users API (not a Member)."""
@@ -217,7 +219,7 @@ class WebhookReceipt(models.Model):
     )
     webhook_id = models.CharField(max_length=255, null=True, blank=True)
     topic = models.CharField(max_length=100, blank=True)
-    body = models.BinaryField(null=True, blank=True)
+    body = CompressedBinaryField(null=True, blank=True)
     order_id = models.CharField(max_length=255, blank=True)
     external_customer_id = models.CharField(max_length=255, blank=True)
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
