@@ -1,15 +1,31 @@
-"""The host lookup is cached in the shared cache, under keys that carry the schema name."""
+"""The host lookup is cached in the shared cache, under keys that carry the schema name,
+and each process keeps the hosts it routed lately in front of it."""
+
+from types import SimpleNamespace
 
 from django.core.cache import cache
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
 from django_tenants.utils import schema_context, tenant_context
+
+from tenants.cache import forget_local_hosts
+from tenants.models import Domain
 
 HOST_KEY = "organisation-host:acme.localhost"
 
 
 def _domain_queries(context: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in context.captured_queries if "tenants_domain" in q["sql"]]
+
+
+def _shared_lookups(context: CaptureQueriesContext) -> list[str]:
+    """Reads and writes of host entries in the shared cache (a table in tests)."""
+    return [q["sql"] for q in context.captured_queries if "organisation-host:" in q["sql"]]
+
+
+def _get(host: str):
+    return Client().get("/accounts/login/", HTTP_HOST=host)
 
 
 def test_a_second_request_to_the_same_host_does_not_query_the_domain_table(acme):
@@ -59,3 +75,155 @@ def test_the_host_lookup_lives_under_the_public_schema(acme):
 
     assert cached_on_public.schema_name == "acme"
     assert cached_inside_acme is None
+
+
+# The process-local front -------------------------------------------------------------------
+
+
+def test_a_routed_host_is_served_again_without_the_shared_cache(acme):
+    _get("acme.localhost")
+
+    with CaptureQueriesContext(connection) as second:
+        response = _get("acme.localhost")
+
+    assert _shared_lookups(second) == []
+    assert _domain_queries(second) == []
+    assert response.wsgi_request.tenant.schema_name == "acme"
+
+
+def test_a_process_without_the_host_reads_the_shared_cache_once(acme):
+    _get("acme.localhost")
+    # As in another process: the shared cache knows the host, this front does not.
+    forget_local_hosts()
+
+    with CaptureQueriesContext(connection) as first:
+        _get("acme.localhost")
+    with CaptureQueriesContext(connection) as second:
+        response = _get("acme.localhost")
+
+    assert len(_shared_lookups(first)) == 1
+    assert _domain_queries(first) == []
+    assert _shared_lookups(second) == []
+    assert response.wsgi_request.tenant.schema_name == "acme"
+
+
+def test_a_renamed_domain_answers_by_its_new_name_only_at_once(acme):
+    domain = Domain.objects.create(
+        domain="shop.acme.localhost", tenant=acme.organisation, is_primary=False
+    )
+    assert _get("shop.acme.localhost").status_code == 200
+
+    domain.domain = "store.acme.localhost"
+    domain.save()
+    old = _get("shop.acme.localhost")
+    new = _get("store.acme.localhost")
+
+    assert old.status_code == 404
+    assert new.status_code == 200
+    assert new.wsgi_request.tenant.schema_name == "acme"
+
+
+@override_settings(ORGANISATION_HOST_LOCAL_SECONDS=5)
+def test_a_local_entry_is_used_until_its_seconds_are_up(acme, monkeypatch):
+    clock = SimpleNamespace(monotonic=lambda: 1000.0)
+    monkeypatch.setattr("tenants.cache.time", clock)
+    _get("acme.localhost")
+
+    clock.monotonic = lambda: 1004.9
+    with CaptureQueriesContext(connection) as before_expiry:
+        _get("acme.localhost")
+    clock.monotonic = lambda: 1005.0
+    with CaptureQueriesContext(connection) as at_expiry:
+        response = _get("acme.localhost")
+
+    assert _shared_lookups(before_expiry) == []
+    assert len(_shared_lookups(at_expiry)) == 1
+    assert response.wsgi_request.tenant.schema_name == "acme"
+
+
+@override_settings(ORGANISATION_HOST_LOCAL_SECONDS=5)
+def test_another_processs_domain_removal_reaches_this_one_when_the_entry_expires(acme, monkeypatch):
+    clock = SimpleNamespace(monotonic=lambda: 1000.0)
+    monkeypatch.setattr("tenants.cache.time", clock)
+    Domain.objects.create(domain="shop.acme.localhost", tenant=acme.organisation, is_primary=False)
+    assert _get("shop.acme.localhost").status_code == 200
+
+    # What another process's removal leaves behind: no row, no shared entry.
+    Domain.objects.filter(domain="shop.acme.localhost").delete()
+    with schema_context("public"):
+        cache.delete("organisation-host:shop.acme.localhost")
+    clock.monotonic = lambda: 1004.9
+    before_expiry = _get("shop.acme.localhost")
+    clock.monotonic = lambda: 1005.0
+    at_expiry = _get("shop.acme.localhost")
+
+    assert before_expiry.status_code == 200
+    assert at_expiry.status_code == 404
+
+
+@override_settings(ORGANISATION_HOST_LOCAL_SIZE=2)
+def test_at_most_the_configured_number_of_hosts_are_kept_locally(acme, borealis):
+    Domain.objects.create(domain="shop.acme.localhost", tenant=acme.organisation, is_primary=False)
+    for host in ("acme.localhost", "borealis.localhost", "shop.acme.localhost"):
+        _get(host)
+
+    with CaptureQueriesContext(connection) as newest:
+        _get("shop.acme.localhost")
+        _get("borealis.localhost")
+    with CaptureQueriesContext(connection) as oldest:
+        response = _get("acme.localhost")
+
+    assert _shared_lookups(newest) == []
+    assert len(_shared_lookups(oldest)) == 1
+    assert _domain_queries(oldest) == []
+    assert response.wsgi_request.tenant.schema_name == "acme"
+
+
+@override_settings(ORGANISATION_HOST_LOCAL_SECONDS=0)
+def test_zero_seconds_keeps_nothing_locally(acme):
+    _get("acme.localhost")
+
+    with CaptureQueriesContext(connection) as second:
+        _get("acme.localhost")
+
+    assert len(_shared_lookups(second)) == 1
+
+
+def test_an_unknown_host_is_not_kept_locally(acme):
+    _get("nobody.localhost")
+
+    with CaptureQueriesContext(connection) as second:
+        response = _get("nobody.localhost")
+
+    assert response.status_code == 404
+    assert len(_shared_lookups(second)) == 1
+    assert _domain_queries(second) == []
+
+
+def test_each_request_gets_its_own_copy_of_the_organisation(acme):
+    first = _get("acme.localhost")
+    first.wsgi_request.tenant.name = "Changed by the first request"
+    second = _get("acme.localhost")
+    second.wsgi_request.tenant.name = "Changed by the second request"
+
+    third = _get("acme.localhost")
+
+    assert third.wsgi_request.tenant.name == "Acme Corp"
+    assert third.wsgi_request.tenant is not second.wsgi_request.tenant
+
+
+# Cross-tenant ------------------------------------------------------------------------------
+
+
+def test_a_domain_moved_to_another_organisation_routes_there_at_once(acme, borealis):
+    domain = Domain.objects.create(
+        domain="shop.localhost", tenant=acme.organisation, is_primary=False
+    )
+    assert _get("shop.localhost").wsgi_request.tenant.schema_name == "acme"
+
+    domain.tenant = borealis.organisation
+    domain.save()
+    response = _get("shop.localhost")
+
+    assert response.status_code == 200
+    assert response.wsgi_request.tenant.schema_name == "borealis"
