@@ -38,13 +38,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._search_path_on_wire = None
         super().close()
 
+    # Forgotten after the rollback, not before: getting the cursor that sends it sets
+    # the path (and would remember it) before the rollback undoes that `SET`.
     def rollback(self):
-        self._search_path_on_wire = None
-        super().rollback()
+        try:
+            super().rollback()
+        finally:
+            self._search_path_on_wire = None
 
     def savepoint_rollback(self, sid):
-        self._search_path_on_wire = None
-        super().savepoint_rollback(sid)
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._search_path_on_wire = None
 
     def is_usable(self):
         if self.connection is None or self.connection.closed:

@@ -10,7 +10,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrappe
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from events.models import Purchase
+from events.models import Customer, Purchase
 from tests.events.ingest_support import post_webhook, shopify_install, signed_copy
 
 ACME_PATH = 'SET search_path = "acme","public"'
@@ -167,3 +167,42 @@ def test_a_connection_the_server_ended_is_not_usable_and_is_replaced(second, sel
     assert usable is False
     assert select_one_checks == [second]
     assert pid_after != pid
+
+
+def test_a_rolled_back_savepoint_that_switched_organisation_sets_the_path_again(acme, borealis):
+    connection.set_tenant(acme.organisation)
+    assert _search_path(connection) == "acme, public"
+
+    # Inside the test's transaction this block is a savepoint.
+    with pytest.raises(Boom), transaction.atomic():
+        connection.set_tenant(borealis.organisation)
+        assert _search_path(connection) == "borealis, public"
+        raise Boom
+    path = _search_path(connection)
+
+    assert path == "borealis, public"
+
+
+def test_a_row_written_after_a_rolled_back_savepoint_lands_in_the_current_organisation(
+    acme, borealis
+):
+    connection.set_tenant(acme.organisation)
+    assert _search_path(connection) == "acme, public"
+    with pytest.raises(Boom), transaction.atomic():
+        connection.set_tenant(borealis.organisation)
+        Customer.objects.count()
+        raise Boom
+
+    Customer.objects.create(email="meant-for-borealis@example.com")
+
+    found = {}
+    with connection.cursor() as cursor:
+        for schema in ("acme", "borealis"):
+            # Named outright: the connection's own idea of its path is what is in doubt.
+            cursor.execute(
+                f'SELECT count(*) FROM "{schema}".{Customer._meta.db_table} WHERE email = %s',
+                ["meant-for-borealis@example.com"],
+            )
+            found[schema] = cursor.fetchone()[0]
+    in_acme, in_borealis = found["acme"], found["borealis"]
+    assert (in_borealis, in_acme) == (1, 0)
