@@ -95,8 +95,10 @@ def _cpu_seconds(pid: int) -> float:
     """CPU time so far of a process and its children (gunicorn's master and workers,
     or PostgreSQL's postmaster and backends)."""
     master = psutil.Process(pid)
-    total = 0.0
-    for process in [master, *master.children(recursive=True)]:
+    # Children that have ended count in their parent's children_* times.
+    times = master.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for process in master.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             times = process.cpu_times()
             total += times.user + times.system
