@@ -97,7 +97,11 @@ def ingest_source(installation_id: str, integration: str, *, fresh: bool = False
 def _remember(key, source: IngestSource) -> None:
     while len(_remembered) >= SOURCE_MEMORY_SIZE:
         _remembered.pop(next(iter(_remembered)), None)
-    kept = replace(source, installation=copy.copy(source.installation), remembered=True)
+    # Its own copy, configuration included: the request that read it may go on to
+    # change the instance it was given (disabling it, say).
+    installation = copy.copy(source.installation)
+    installation.config = copy.deepcopy(installation.config)
+    kept = replace(source, installation=installation, remembered=True)
     _remembered[key] = (time.monotonic() + SOURCE_MEMORY_SECONDS, kept)
 
 

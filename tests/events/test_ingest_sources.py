@@ -261,3 +261,16 @@ def test_acmes_remembered_source_is_not_found_on_borealis_host(acme, borealis):
     assert response.json() == NOT_FOUND
     assert _stored(borealis) == (0, 0, 0)
     assert _stored(acme) == (1, 1, 1)
+
+
+def test_a_change_made_in_memory_to_the_instance_read_does_not_reach_the_remembered_one(acme):
+    shop = shopify_install(acme)
+    with tenant_context(acme.organisation):
+        read = ingest_source(str(shop.pk), "shopify")
+        read.installation.config["shop_domain"] = "changed-in-memory.myshopify.com"
+        read.installation.is_active = False
+        remembered = ingest_source(str(shop.pk), "shopify")
+
+    assert remembered.remembered is True
+    assert remembered.installation.is_active is True
+    assert remembered.installation.config["shop_domain"] == shop.config["shop_domain"]
