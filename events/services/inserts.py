@@ -84,9 +84,10 @@ def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
     """`objs` as a row source for `INSERT ... SELECT` that is one parameter, whatever
     the number of rows and columns.
 
-    Returns the quoted column list, `jsonb_populate_recordset(NULL::table, %s) AS
-    alias` (each value read by its column's own type, exactly: decimals and times go
-    as text), and that parameter. A statement with a few parameters and a short text
+    Returns the quoted column list, `jsonb_populate_recordset(NULL::table, %s) WITH
+    ORDINALITY AS alias` (each value read by its column's own type, exactly: decimals
+    and times go as text; `alias.ordinality` is each row's place in `objs`), and that
+    parameter. A statement with a few parameters and a short text
     is one psycopg converts once and PostgreSQL prepares once; one with a parameter
     per value is converted again on every call.
 
@@ -103,7 +104,8 @@ def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
         for o in objs
     ]
     table = connection.ops.quote_name(model._meta.db_table)
-    return columns, f"jsonb_populate_recordset(NULL::{table}, %s) AS {alias}", Jsonb(rows, _dumps)
+    source = f"jsonb_populate_recordset(NULL::{table}, %s) WITH ORDINALITY AS {alias}"
+    return columns, source, Jsonb(rows, _dumps)
 
 
 @cache

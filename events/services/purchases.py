@@ -290,6 +290,9 @@ def _write(
             f"SELECT {chosen} FROM {rows} LEFT JOIN shopper "
             "ON p.customer_id IS NULL AND shopper.external_id = p.external_customer_id "
             "WHERE EXISTS (SELECT FROM receipt) "
+            # In the caller's order whatever the join did: racing writers must take
+            # the unique keys' locks in one order (see purchase_record).
+            "ORDER BY p.ordinality "
             "ON CONFLICT DO NOTHING RETURNING id, customer_id, occurred_at)"
         )
         params.append(values)
