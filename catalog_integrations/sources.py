@@ -70,9 +70,8 @@ def ingest_source(installation_id: str, integration: str, *, fresh: bool = False
     if not fresh:
         entry = _remembered.get(key)
         if entry is not None and entry[0] > time.monotonic():
-            source = entry[1]
             # Each request gets its own instance: nothing one request sets on it leaks.
-            return replace(source, installation=copy.copy(source.installation))
+            return replace(entry[1], installation=_own_copy(entry[1].installation))
     destination_keys = [destination.key for destination in destinations()]
     with prepared_cursor() as cursor:
         cursor.execute(_SOURCE_SQL, [destination_keys, pk, integration])
@@ -97,12 +96,17 @@ def ingest_source(installation_id: str, integration: str, *, fresh: bool = False
 def _remember(key, source: IngestSource) -> None:
     while len(_remembered) >= SOURCE_MEMORY_SIZE:
         _remembered.pop(next(iter(_remembered)), None)
-    # Its own copy, configuration included: the request that read it may go on to
-    # change the instance it was given (disabling it, say).
-    installation = copy.copy(source.installation)
-    installation.config = copy.deepcopy(installation.config)
-    kept = replace(source, installation=installation, remembered=True)
+    # Its own copy: the request that read it may go on to change the instance it was
+    # given (disabling it, say).
+    kept = replace(source, installation=_own_copy(source.installation), remembered=True)
     _remembered[key] = (time.monotonic() + SOURCE_MEMORY_SECONDS, kept)
+
+
+def _own_copy(installation: Installation) -> Installation:
+    """A copy that shares nothing changeable with `installation`, configuration included."""
+    copied = copy.copy(installation)
+    copied.config = copy.deepcopy(installation.config)
+    return copied
 
 
 def forget_ingest_sources() -> None:
