@@ -47,7 +47,19 @@ def _local_get(host: str):
         _local.pop(host, None)
         return None
     # Each request gets its own instance: nothing one request sets on it leaks.
-    return copy.copy(organisation)
+    routed = copy.copy(organisation)
+    routed._routed_from_front = True
+    return routed
+
+
+def routed_from_front(organisation) -> bool:
+    """Whether this organisation came from this process's front, not the shared cache
+    or the database: another process may have deleted it in the last seconds."""
+    return getattr(organisation, "_routed_from_front", False)
+
+
+def forget_local_host(host: str) -> None:
+    _local.pop(host, None)
 
 
 def _local_put(host: str, organisation) -> None:

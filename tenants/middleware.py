@@ -5,16 +5,17 @@ import uuid
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponseNotFound, JsonResponse
 from django.middleware import clickjacking, csrf
 from django_htmx import middleware as htmx
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_tenant_domain_model
 from whitenoise import middleware as whitenoise
 
 from config.logging import organisation_var, request_id_var
 
-from .cache import cached_organisation, remember_host
+from .cache import cached_organisation, forget_local_host, remember_host, routed_from_front
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,41 @@ class OrganisationMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request, hostname):
         return HttpResponseNotFound(b"Not found.", content_type="text/plain; charset=utf-8")
+
+    def process_response(self, request, response):
+        routed = getattr(request, "tenant", None)
+        if response.status_code != 500 or routed is None or not routed_from_front(routed):
+            return response
+        return self._route_again(request, response, routed)
+
+    def _route_again(self, request, response, routed):
+        """A request that failed on an organisation this process routed from memory.
+
+        Another process may have deleted that organisation (or it was deleted and
+        signed up again) within `ORGANISATION_HOST_LOCAL_SECONDS`: the host is read
+        again. Gone: the 404 any unknown host gets. Another organisation now: 503, and
+        the sender's retry is routed afresh. Still the same: the failure stands.
+        """
+        hostname = self.hostname_from_request(request)
+        forget_local_host(hostname)
+        try:
+            connection.set_schema_to_public()
+            domains = get_tenant_domain_model().objects.select_related("tenant")
+            domain = domains.filter(domain=hostname).first()
+        except DatabaseError:
+            return response
+        current = domain.tenant if domain else None
+        if current is None:
+            return self.no_tenant_found(request, hostname)
+        if current.pk != routed.pk:
+            remember_host(hostname, current)
+            retry = JsonResponse(
+                {"detail": "The service is briefly unavailable; try again.", "code": "unavailable"},
+                status=503,
+            )
+            retry["Retry-After"] = "1"
+            return retry
+        return response
 
 
 class ApiSessionBypassMiddleware:

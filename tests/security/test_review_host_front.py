@@ -1,4 +1,6 @@
-"""A process whose host front still holds a deleted organisation answers without a 500.
+"""A process whose host front still holds a deleted organisation answers without a 500:
+404 once it is gone, 503 (then the retry is routed afresh) when its host now belongs to
+an organisation signed up again.
 
 Deleting an organisation drops its hosts from the shared cache and from the front of
 the process that deleted it; every other process keeps routing the host to the
@@ -83,10 +85,12 @@ def test_an_organisation_signed_up_again_records_its_webhooks_where_the_old_one_
     shop = shopify_install(second)
     mixpanel_install(second)
     host_cache._local.update(routed)
-    response = _order(second, shop, 2)
+    first_try = _order(second, shop, 2)
+    retried = _order(second, shop, 2)
 
-    assert response.status_code == 200
-    assert response.json() == {"status": "recorded"}
+    assert (first_try.status_code, first_try["Retry-After"]) == (503, "1")
+    assert retried.status_code == 200
+    assert retried.json() == {"status": "recorded"}
     with tenant_context(second.organisation):
         assert list(Purchase.objects.values_list("order_id", flat=True)) == ["2"]
     assert WorkDue.objects.filter(organisation=second.organisation).count() == 1
