@@ -64,7 +64,7 @@ def forget_local_host(host: str) -> None:
 
 def _local_put(host: str, organisation) -> None:
     seconds = settings.ORGANISATION_HOST_LOCAL_SECONDS
-    if organisation is None or seconds <= 0:
+    if organisation is None or seconds <= 0 or settings.ORGANISATION_HOST_LOCAL_SIZE <= 0:
         _local.pop(host, None)
         return
     _local.pop(host, None)

@@ -38,8 +38,8 @@ else:
 
 # How long a host lookup is trusted; changes drop it at once, this bounds staleness.
 ORGANISATION_HOST_CACHE_SECONDS = 300
-# Each process also keeps the hosts it routed this long (0 turns it off), and at most
-# this many: another process's change reaches it within these seconds.
+# Each process also keeps the hosts it routed this long, and at most this many (either
+# 0 turns it off): another process's change reaches it within these seconds.
 ORGANISATION_HOST_LOCAL_SECONDS = 5
 ORGANISATION_HOST_LOCAL_SIZE = 1000
 

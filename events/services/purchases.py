@@ -439,7 +439,17 @@ def _in_shop_money(event: PurchaseEvent, parent: Purchase) -> tuple[Decimal, str
     ):
         return event.amount, event.currency
     rate = parent.amount / parent.presentment_amount
-    return (event.amount * rate).quantize(Decimal("0.01")), parent.currency
+    converted = (event.amount * rate).quantize(Decimal("0.01"))
+    if abs(converted) >= _LARGEST_AMOUNT:
+        # An order whose two totals give an absurd rate: the refund is kept as paid.
+        return event.amount, event.currency
+    return converted, parent.currency
+
+
+# What `Purchase.amount` holds (20 digits, 6 of them decimals).
+_LARGEST_AMOUNT = Decimal(10) ** (
+    Purchase._meta.get_field("amount").max_digits - Purchase._meta.get_field("amount").decimal_places
+)
 
 
 def _existing_ids(installation: Installation, keys: set) -> dict:

@@ -18,6 +18,7 @@ from events.models import (
     DeliveryState,
     Identity,
     Purchase,
+    PurchaseKind,
     WebhookReceipt,
 )
 from events.services.deliveries import INSERT_ID_NAMESPACE
@@ -820,3 +821,25 @@ def test_the_queries_per_webhook_are_the_same_with_one_and_five_destinations(acm
 
     assert _count(acme, Delivery) == 1 + 5
     assert len(five.captured_queries) == len(one.captured_queries) == 1
+
+
+def test_a_refund_at_an_absurd_order_rate_is_kept_as_paid_not_refused(acme):
+    shop = shopify_install(acme)
+    totals = {
+        "shop_money": {"amount": "99999999999999", "currency_code": "USD"},
+        "presentment_money": {"amount": "0.000001", "currency_code": "EUR"},
+    }
+    order, order_headers = signed_copy("orders-paid", total_price_set=totals)
+    refund_body, refund_headers = sample("refunds-create")
+    refund = json.loads(refund_body)
+    refund["transactions"][0]["currency"] = "EUR"
+    refund["transactions"][0]["amount"] = "10.00"
+    changed, headers = signed_copy("refunds-create", transactions=refund["transactions"])
+
+    assert post_webhook(acme.client(), shop, order, order_headers).status_code == 200
+    response = post_webhook(acme.client(), shop, changed, headers)
+
+    assert response.status_code == 200
+    with tenant_context(acme.organisation):
+        adjustment = Purchase.objects.get(kind=PurchaseKind.REFUND)
+    assert (adjustment.amount, adjustment.currency) == (Decimal("-10.00"), "EUR")

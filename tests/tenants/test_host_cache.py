@@ -3,6 +3,7 @@ and each process keeps the hosts it routed lately in front of it."""
 
 from types import SimpleNamespace
 
+import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -179,13 +180,16 @@ def test_at_most_the_configured_number_of_hosts_are_kept_locally(acme, borealis)
     assert response.wsgi_request.tenant.schema_name == "acme"
 
 
-@override_settings(ORGANISATION_HOST_LOCAL_SECONDS=0)
-def test_zero_seconds_keeps_nothing_locally(acme):
-    _get("acme.localhost")
-
-    with CaptureQueriesContext(connection) as second:
+@pytest.mark.parametrize(
+    "off", [{"ORGANISATION_HOST_LOCAL_SECONDS": 0}, {"ORGANISATION_HOST_LOCAL_SIZE": 0}]
+)
+def test_zero_seconds_or_size_keeps_nothing_locally(acme, off):
+    with override_settings(**off):
         _get("acme.localhost")
+        with CaptureQueriesContext(connection) as second:
+            response = _get("acme.localhost")
 
+    assert response.status_code == 200
     assert len(_shared_lookups(second)) == 1
 
 
