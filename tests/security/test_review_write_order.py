@@ -58,8 +58,14 @@ def _record(org, installation, keys: list[str]) -> None:
 
 
 def _insert_order(org, installation, keys: list[str]) -> list[str]:
-    """The order the write inserts `keys` in, learnt from a rolled-back run."""
+    """The order the write inserts `keys` in, learnt from a rolled-back run.
+
+    The table is emptied first (rolled back too): into a new, empty heap, rows go one
+    after another, so their physical order is the order they were inserted in.
+    """
     with tenant_context(org.organisation), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE events_purchase CASCADE")
         _record(org, installation, keys)
         with connection.cursor() as cursor:
             cursor.execute(

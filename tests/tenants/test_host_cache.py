@@ -2,6 +2,7 @@
 and each process keeps the hosts it routed lately in front of it."""
 
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
@@ -10,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django_tenants.utils import schema_context, tenant_context
 
+from tenants import cache as host_cache
 from tenants.cache import forget_local_hosts
 from tenants.models import Domain
 
@@ -20,9 +22,47 @@ def _domain_queries(context: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in context.captured_queries if "tenants_domain" in q["sql"]]
 
 
-def _shared_lookups(context: CaptureQueriesContext) -> list[str]:
-    """Reads and writes of host entries in the shared cache (a table in tests)."""
-    return [q["sql"] for q in context.captured_queries if "organisation-host:" in q["sql"]]
+class _SharedCacheSpy:
+    """The shared cache, with each read and write of a host entry noted."""
+
+    def __init__(self, cache_backend, noted: list):
+        self._cache = cache_backend
+        self._noted = noted
+
+    def _note(self, operation: str, keys) -> None:
+        self._noted += [(operation, key) for key in keys if "organisation-host:" in key]
+
+    def get(self, key, *args, **kwargs):
+        self._note("get", [key])
+        return self._cache.get(key, *args, **kwargs)
+
+    def set(self, key, *args, **kwargs):
+        self._note("set", [key])
+        return self._cache.set(key, *args, **kwargs)
+
+    def delete_many(self, keys, *args, **kwargs):
+        self._note("delete", keys)
+        return self._cache.delete_many(keys, *args, **kwargs)
+
+
+class Captured(CaptureQueriesContext):
+    """Database queries, and host entries read or written in the shared cache, whatever
+    that cache is (a table, or Redis when `REDIS_URL` is set)."""
+
+    def __enter__(self):
+        self.shared = []
+        self._spy = mock.patch.object(host_cache, "cache", _SharedCacheSpy(cache, self.shared))
+        self._spy.start()
+        return super().__enter__()
+
+    def __exit__(self, *exc_info):
+        self._spy.stop()
+        return super().__exit__(*exc_info)
+
+
+def _shared_lookups(context: Captured) -> list:
+    """Reads and writes of host entries in the shared cache."""
+    return context.shared
 
 
 def _get(host: str):
@@ -32,9 +72,9 @@ def _get(host: str):
 def test_a_second_request_to_the_same_host_does_not_query_the_domain_table(acme):
     client = acme.client()
 
-    with CaptureQueriesContext(connection) as first:
+    with Captured(connection) as first:
         client.get("/accounts/login/")
-    with CaptureQueriesContext(connection) as second:
+    with Captured(connection) as second:
         response = client.get("/accounts/login/")
 
     assert len(_domain_queries(first)) == 1
@@ -43,9 +83,9 @@ def test_a_second_request_to_the_same_host_does_not_query_the_domain_table(acme)
 
 
 def test_an_unknown_host_is_remembered_too(acme):
-    with CaptureQueriesContext(connection) as first:
+    with Captured(connection) as first:
         acme.client().get("/", HTTP_HOST="nobody.localhost")
-    with CaptureQueriesContext(connection) as second:
+    with Captured(connection) as second:
         response = acme.client().get("/", HTTP_HOST="nobody.localhost")
 
     assert len(_domain_queries(first)) == 1
@@ -84,7 +124,7 @@ def test_the_host_lookup_lives_under_the_public_schema(acme):
 def test_a_routed_host_is_served_again_without_the_shared_cache(acme):
     _get("acme.localhost")
 
-    with CaptureQueriesContext(connection) as second:
+    with Captured(connection) as second:
         response = _get("acme.localhost")
 
     assert _shared_lookups(second) == []
@@ -97,9 +137,9 @@ def test_a_process_without_the_host_reads_the_shared_cache_once(acme):
     # As in another process: the shared cache knows the host, this front does not.
     forget_local_hosts()
 
-    with CaptureQueriesContext(connection) as first:
+    with Captured(connection) as first:
         _get("acme.localhost")
-    with CaptureQueriesContext(connection) as second:
+    with Captured(connection) as second:
         response = _get("acme.localhost")
 
     assert len(_shared_lookups(first)) == 1
@@ -131,10 +171,10 @@ def test_a_local_entry_is_used_until_its_seconds_are_up(acme, monkeypatch):
     _get("acme.localhost")
 
     clock.monotonic = lambda: 1004.9
-    with CaptureQueriesContext(connection) as before_expiry:
+    with Captured(connection) as before_expiry:
         _get("acme.localhost")
     clock.monotonic = lambda: 1005.0
-    with CaptureQueriesContext(connection) as at_expiry:
+    with Captured(connection) as at_expiry:
         response = _get("acme.localhost")
 
     assert _shared_lookups(before_expiry) == []
@@ -168,10 +208,10 @@ def test_at_most_the_configured_number_of_hosts_are_kept_locally(acme, borealis)
     for host in ("acme.localhost", "borealis.localhost", "shop.acme.localhost"):
         _get(host)
 
-    with CaptureQueriesContext(connection) as newest:
+    with Captured(connection) as newest:
         _get("shop.acme.localhost")
         _get("borealis.localhost")
-    with CaptureQueriesContext(connection) as oldest:
+    with Captured(connection) as oldest:
         response = _get("acme.localhost")
 
     assert _shared_lookups(newest) == []
@@ -186,7 +226,7 @@ def test_at_most_the_configured_number_of_hosts_are_kept_locally(acme, borealis)
 def test_zero_seconds_or_size_keeps_nothing_locally(acme, off):
     with override_settings(**off):
         _get("acme.localhost")
-        with CaptureQueriesContext(connection) as second:
+        with Captured(connection) as second:
             response = _get("acme.localhost")
 
     assert response.status_code == 200
@@ -196,7 +236,7 @@ def test_zero_seconds_or_size_keeps_nothing_locally(acme, off):
 def test_an_unknown_host_is_not_kept_locally(acme):
     _get("nobody.localhost")
 
-    with CaptureQueriesContext(connection) as second:
+    with Captured(connection) as second:
         response = _get("nobody.localhost")
 
     assert response.status_code == 404
