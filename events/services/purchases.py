@@ -447,9 +447,8 @@ def _in_shop_money(event: PurchaseEvent, parent: Purchase) -> tuple[Decimal, str
 
 
 # What `Purchase.amount` holds (20 digits, 6 of them decimals).
-_LARGEST_AMOUNT = Decimal(10) ** (
-    Purchase._meta.get_field("amount").max_digits - Purchase._meta.get_field("amount").decimal_places
-)
+_AMOUNT_FIELD = Purchase._meta.get_field("amount")
+_LARGEST_AMOUNT = Decimal(10) ** (_AMOUNT_FIELD.max_digits - _AMOUNT_FIELD.decimal_places)
 
 
 def _existing_ids(installation: Installation, keys: set) -> dict:
