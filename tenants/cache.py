@@ -19,7 +19,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -137,10 +137,21 @@ def _remember_shared(host: str, organisation) -> None:
 
 
 def forget_hosts(hosts: list[str]) -> None:
+    """Drop these hosts now and, when called inside a transaction, again once it commits:
+    a request routed in between would otherwise put the old answer back for
+    `ORGANISATION_HOST_CACHE_SECONDS`."""
+    hosts = list(hosts)
+    if not hosts:
+        return
+    _forget_now(hosts)
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _forget_now(hosts))
+
+
+def _forget_now(hosts: list[str]) -> None:
     for host in hosts:
         _local.pop(host, None)
-    if hosts:
-        _forget_shared(hosts)
+    _forget_shared(hosts)
 
 
 @_on_public

@@ -271,3 +271,16 @@ def test_a_domain_moved_to_another_organisation_routes_there_at_once(acme, borea
 
     assert response.status_code == 200
     assert response.wsgi_request.tenant.schema_name == "borealis"
+
+
+def test_hosts_forgotten_in_a_transaction_are_forgotten_again_when_it_commits(
+    acme, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        host_cache.forget_hosts(["acme.localhost"])
+        # A request routed before the change commits reads the old answer back in.
+        host_cache.remember_host("acme.localhost", acme.organisation)
+        remembered_meanwhile = host_cache.cached_organisation("acme.localhost")[0]
+
+    assert remembered_meanwhile is True
+    assert host_cache.cached_organisation("acme.localhost") == (None, None)
