@@ -104,7 +104,9 @@ def overview(request):
         CHARTS_CACHE_SECONDS,
     )
     context = {
-        "form": form,
+        # A refused period is shown as the one the page does show: the default.
+        "form": PeriodForm() if form.errors else form,
+        "period_errors": form.errors.get("days", []),
         "period": period,
         "charts_drawn_at": drawn_at,
         "charts_cache_seconds": CHARTS_CACHE_SECONDS,

@@ -102,8 +102,12 @@ def test_choosing_a_period(acme):
 def test_an_unknown_period_answers_400_and_shows_the_default(acme, days):
     response = acme.signed_in().get(f"/?days={days}")
 
+    page = response.content.decode()
     assert response.status_code == 400
-    assert "last 30 days" in response.content.decode()
+    assert "last 30 days" in page
+    # The selector names the period shown, and the refusal is said.
+    assert '<option value="30" selected>' in page
+    assert 'role="alert">Select a valid choice.' in page
 
 
 def test_a_query_without_a_period_shows_the_default_period_without_an_error(acme):
