@@ -30,8 +30,23 @@ STATUS_CODES = {
     429: "rate_limited",
 }
 
+API_DESCRIPTION = """\
+Each organisation's API, on its own host (`https://<organisation>.<domain>/api/v1/`).
+
+- **Users** (`/users`): the organisation's shoppers and their ids on each e-commerce
+  platform. Authenticate with an OAuth2 access token from `POST /o/token/` (client
+  credentials of an API client made in the portal); each operation names its scope.
+- **Purchases** (`/purchases`): what was recorded, with its delivery states
+  (`purchases:read`).
+- **Ingest** (`/integrations/...`): where platforms send purchases. Shopify webhooks are
+  authenticated by their HMAC signature, the API integration by its installation key.
+
+Every error has one shape: `{"detail", "code", "errors": [{"field", "message"}]}`.
+"""
+
 api = NinjaAPI(
     title="Commerce analytics API",
+    description=API_DESCRIPTION,
     version="1",
     urls_namespace="api",
     docs_url="/docs",
