@@ -31,7 +31,8 @@ class ApiClientForm(forms.Form):
 
 def _list_page(request, form: ApiClientForm):
     context = {"api_clients": api_client_list(), "form": form, "can_change": request.user.is_admin}
-    return render(request, "accounts/api_clients.html", context)
+    # Refused input is a 422, as on the portal's other forms.
+    return render(request, "accounts/api_clients.html", context, status=422 if form.errors else 200)
 
 
 @login_required

@@ -296,7 +296,7 @@ def test_an_api_client_without_a_scope_is_not_created(acme):
 
     response = portal.post("/api-clients/new/", {"name": "Back office"})
 
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert response.context["form"].errors == {"scopes": ["This field is required."]}
     with tenant_context(acme.organisation):
         assert ApiClient.objects.count() == 0
