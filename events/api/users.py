@@ -109,10 +109,21 @@ Email = Annotated[
     Field(json_schema_extra={"format": "email"}),
 ]
 Name = Annotated[Text, StringConstraints(max_length=200)]
+
+
+def _printable(value: str) -> str:
+    # The same rule as ids that arrive on purchases (events.ingest.identifier): a
+    # shopper's id with a control character in it could never be matched.
+    if not value.isprintable():
+        raise PydanticCustomError("control_characters", "Must not contain control characters.")
+    return value
+
+
 ExternalId = Annotated[
     Text,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
     BeforeValidator(_no_fraction),
+    AfterValidator(_printable),
 ]
 Properties = Annotated[dict[str, Any], AfterValidator(_storable_json)]
 

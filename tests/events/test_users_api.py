@@ -2,6 +2,7 @@ import json
 import uuid
 from decimal import Decimal
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -157,6 +158,23 @@ def test_a_body_that_is_not_json_is_400_in_the_error_body(acme):
 
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("external_id", ["abc\u0007", "line\nbreak", "tab\there"])
+def test_an_external_id_with_a_control_character_is_422(acme, external_id):
+    shop = installation(acme)
+    api = api_credentials(acme).client()
+
+    response = _post(api, USERS, {"identities": [identity(shop.pk, external_id)]})
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "field": "identities.0.external_id",
+            "message": "Must not contain control characters.",
+        }
+    ]
+    assert _count_users(acme) == 0
 
 
 def test_an_identity_on_a_destination_installation_is_422(acme):
