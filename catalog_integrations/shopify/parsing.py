@@ -212,7 +212,20 @@ def _refund_items(raw_items, collector: FieldCollector, prefix: str) -> tuple[Li
 
 
 def parse_cancellation(payload: dict, *, event_id: str = "") -> Cancellation:
-    """The order's new status, and the refunds the cancellation carried."""
+    """The order's new status, and the refunds the cancellation carried.
+
+    Shopify signs the body, not the topic: an order that was not cancelled (no
+    `cancelled_at`), sent again under this topic, is refused (422) and changes nothing.
+    """
+    if not payload.get("cancelled_at"):
+        raise validation_error(
+            "The webhook body does not fit its topic.",
+            [
+                InvalidField(
+                    "cancelled_at", "A cancelled order has its cancellation time."
+                ).as_field_error()
+            ],
+        )
     collector = FieldCollector()
     order_id = collector.read(identifier, payload.get("id"), "id")
     external_customer_id = _customer_id(payload, collector)

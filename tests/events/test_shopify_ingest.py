@@ -843,3 +843,24 @@ def test_a_refund_at_an_absurd_order_rate_is_kept_as_paid_not_refused(acme):
     with tenant_context(acme.organisation):
         adjustment = Purchase.objects.get(kind=PurchaseKind.REFUND)
     assert (adjustment.amount, adjustment.currency) == (Decimal("-10.00"), "EUR")
+
+
+def test_a_paid_order_replayed_as_a_cancellation_is_refused_and_changes_nothing(acme):
+    shop = shopify_install(acme)
+    body, headers = sample("orders-paid")
+    assert post_webhook(acme.client(), shop, body, headers).status_code == 200
+
+    replayed = {
+        **headers,
+        "X-Shopify-Topic": "orders/cancelled",
+        "X-Shopify-Webhook-Id": "replayed-as-cancelled",
+    }
+    response = post_webhook(acme.client(), shop, body, replayed)
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "cancelled_at", "message": "A cancelled order has its cancellation time."}
+    ]
+    with tenant_context(acme.organisation):
+        assert Purchase.objects.get().status == "paid"
+        assert WebhookReceipt.objects.count() == 1
