@@ -235,7 +235,9 @@ def _write(
 
     Each step runs only if the one before it wrote: no purchase without a new receipt,
     no delivery without its new purchase, no work due without a delivery. The order's
-    status changes only with a new receipt. Foreign keys are checked at commit.
+    status changes only with a new receipt. Foreign keys are checked at commit. With a
+    `guard`, nothing at all is written unless the installation's row and the active
+    destinations are still as the caller read them (`guard_held` says whether they were).
 
     A purchase whose shopper has a platform id but no user is matched here through the
     installation's identities, in the statement's snapshot, and its held deliveries go
