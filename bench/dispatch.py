@@ -118,18 +118,14 @@ def _store_pending(organisation, shop, count: int) -> list[str]:
     from django.utils import timezone
     from django_tenants.utils import tenant_context
 
+    from catalog_integrations.sources import ingest_source
     from events.models import Delivery, Purchase
-    from events.services.deliveries import (
-        Audience,
-        active_destination_ids,
-        deliveries_build,
-        work_due_mark,
-    )
+    from events.services.deliveries import Audience, deliveries_build, work_due_mark
 
     now = timezone.now()
     insert_ids = []
     with tenant_context(organisation):
-        destinations = active_destination_ids()
+        destinations = ingest_source(str(shop.pk), "shopify", fresh=True).destination_ids
         for start in range(0, count, 2000):
             purchases = Purchase.objects.bulk_create(
                 Purchase(

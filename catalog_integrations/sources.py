@@ -25,17 +25,27 @@ from .registry import destinations
 
 _INSTALLATION_FIELDS = Installation._meta.concrete_fields
 _TABLE = Installation._meta.db_table
+# The organisation's active destinations by id, given `destination_keys()`: enabled
+# ones, paused ones included (their deliveries wait until they are resumed).
+ACTIVE_DESTINATION_IDS_SQL = (
+    f"SELECT id FROM {_TABLE} WHERE integration = ANY(%s) AND is_active ORDER BY id"  # noqa: S608
+)
 # The installation a URL names, the row's text (its version: any change to any column
 # changes it) and the organisation's active destinations, in one round trip.
 _SOURCE_SQL = (
     f"SELECT {', '.join(f'i.{f.column}' for f in _INSTALLATION_FIELDS)}, i::text, "  # noqa: S608
-    f"ARRAY(SELECT id FROM {_TABLE} WHERE integration = ANY(%s) AND is_active ORDER BY id) "
-    f"FROM {_TABLE} AS i WHERE i.id = %s AND i.integration = %s"
+    f"ARRAY({ACTIVE_DESTINATION_IDS_SQL}) FROM {_TABLE} AS i "
+    "WHERE i.id = %s AND i.integration = %s"
 )
 # Active sources this process read lately, by (schema, installation id, integration).
 SOURCE_MEMORY_SECONDS = 60
 SOURCE_MEMORY_SIZE = 1000
 _remembered: dict = {}
+
+
+def destination_keys() -> list[str]:
+    """The keys of the integrations that are destinations (`mixpanel`, ...)."""
+    return [destination.key for destination in destinations()]
 
 
 class SourceChanged(Exception):
@@ -72,9 +82,8 @@ def ingest_source(installation_id: str, integration: str, *, fresh: bool = False
         if entry is not None and entry[0] > time.monotonic():
             # Each request gets its own instance: nothing one request sets on it leaks.
             return replace(entry[1], installation=_own_copy(entry[1].installation))
-    destination_keys = [destination.key for destination in destinations()]
     with prepared_cursor() as cursor:
-        cursor.execute(_SOURCE_SQL, [destination_keys, pk, integration])
+        cursor.execute(_SOURCE_SQL, [destination_keys(), pk, integration])
         row = cursor.fetchone()
     _remembered.pop(key, None)
     if row is None:

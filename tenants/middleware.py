@@ -16,6 +16,7 @@ from whitenoise import middleware as whitenoise
 from config.logging import organisation_var, request_id_var
 
 from .cache import cached_organisation, forget_local_host, remember_host, routed_from_front
+from .views import service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +134,7 @@ class OrganisationMiddleware(TenantMainMiddleware):
             return self.no_tenant_found(request, hostname)
         if current.pk != routed.pk:
             remember_host(hostname, current)
-            retry = JsonResponse(
-                {"detail": "The service is briefly unavailable; try again.", "code": "unavailable"},
-                status=503,
-            )
-            retry["Retry-After"] = "1"
-            return retry
+            return service_unavailable(retry_after_seconds=1)
         return response
 
 

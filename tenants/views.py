@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -76,24 +77,29 @@ def signup_done(request):
     return render(request, "tenants/signup_done.html", details)
 
 
+def service_unavailable(*, retry_after_seconds: int) -> JsonResponse:
+    """503 in the API's error shape, with the `Retry-After` a sender waits for."""
+    response = JsonResponse(
+        {"detail": "The service is briefly unavailable; try again.", "code": "unavailable"},
+        status=503,
+    )
+    response["Retry-After"] = str(retry_after_seconds)
+    return response
+
+
 def server_error(request):
     """handler500: a database that is away is a 503 the sender may retry, not a 500."""
     import sys
 
     from django.db import DatabaseError, InterfaceError, OperationalError
-    from django.http import HttpResponseServerError, JsonResponse
+    from django.http import HttpResponseServerError
     from django.views.defaults import server_error as django_server_error
 
     error = sys.exc_info()[1]
     if isinstance(error, (OperationalError, InterfaceError)) or (
         isinstance(error, DatabaseError) and "connection" in str(error).lower()
     ):
-        response = JsonResponse(
-            {"detail": "The service is briefly unavailable; try again.", "code": "unavailable"},
-            status=503,
-        )
-        response["Retry-After"] = "5"
-        return response
+        return service_unavailable(retry_after_seconds=5)
     try:
         return django_server_error(request)
     except Exception:  # noqa: BLE001 - the error page must never fail in turn

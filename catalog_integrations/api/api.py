@@ -93,9 +93,7 @@ def _receipt(body: bytes) -> RawReceipt:
 def _record(request, source: IngestSource, events, body: bytes):
     return purchase_record(
         organisation=request.tenant,
-        installation=source.installation,
-        destination_ids=source.destination_ids,
-        source_version=source.version if source.remembered else None,
+        source=source,
         events=events,
         receipt=_receipt(body),
         actor=Actor.installation(source.installation),

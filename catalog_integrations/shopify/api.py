@@ -186,9 +186,7 @@ class _Delivery:
     def _record(self, events, *, receipt: RawReceipt, status_change=None) -> str:
         result = purchase_record(
             organisation=self.organisation,
-            installation=self.installation,
-            destination_ids=self.source.destination_ids,
-            source_version=self.source.version if self.source.remembered else None,
+            source=self.source,
             events=events,
             receipt=receipt,
             status_change=status_change,

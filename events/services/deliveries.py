@@ -19,8 +19,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from catalog_integrations.models import Installation
-from catalog_integrations.registry import destinations
 from tenants.models import Organisation, WorkDue
 
 from ..models import Delivery, DeliveryState, Identity, Purchase
@@ -31,11 +29,6 @@ logger = logging.getLogger(__name__)
 # pseudonymous `distinct_id` already sent, and destinations would count events twice.
 INSERT_ID_NAMESPACE = uuid.UUID("3d7c4b1e-58a2-4f0e-9c61-2b8f7a9e0d45")
 PSEUDONYM_NAMESPACE = uuid.UUID("a41f9e63-0c27-4d8b-b5e2-7f19c3d60a88")
-
-_ACTIVE_DESTINATIONS_SQL = (
-    f"SELECT id FROM {Installation._meta.db_table} "  # noqa: S608 - the model's own table
-    "WHERE integration = ANY(%s) AND is_active ORDER BY id"
-)
 
 
 @dataclass(frozen=True)
@@ -58,18 +51,6 @@ def pseudonymous_distinct_id(installation_id, external_customer_id: str) -> str:
     shopper's events on that installation share it, without revealing the raw id.
     """
     return str(uuid.uuid5(PSEUDONYM_NAMESPACE, f"{installation_id}:{external_customer_id}"))
-
-
-def active_destination_ids() -> list:
-    """Installed, enabled destinations in the current organisation (paused ones too:
-    their deliveries wait until they are resumed)."""
-    keys = [integration.key for integration in destinations()]
-    if not keys:
-        return []
-    # Raw, as on every webhook the ORM's query building cost more than the query.
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_DESTINATIONS_SQL, [keys])
-        return [row[0] for row in cursor.fetchall()]
 
 
 def deliveries_build(

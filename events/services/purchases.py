@@ -25,8 +25,12 @@ from django_tenants.utils import get_public_schema_name
 from accounts.actors import Actor
 from accounts.errors import FieldError
 from catalog_integrations.models import Installation
-from catalog_integrations.registry import destinations
-from catalog_integrations.sources import SourceChanged
+from catalog_integrations.sources import (
+    ACTIVE_DESTINATION_IDS_SQL,
+    IngestSource,
+    SourceChanged,
+    destination_keys,
+)
 from tenants.db import prepared_cursor
 from tenants.models import Organisation, WorkDue
 
@@ -42,7 +46,6 @@ from ..models import (
 )
 from .deliveries import (
     Audience,
-    active_destination_ids,
     deliveries_build,
     dispatch_after_commit,
 )
@@ -80,10 +83,8 @@ class RecordResult:
 def purchase_record(
     *,
     organisation: Organisation,
-    installation: Installation,
+    source: IngestSource,
     events: Sequence[PurchaseEvent],
-    destination_ids: Sequence | None = None,
-    source_version: str | None = None,
     receipt: RawReceipt | None = None,
     status_change: OrderStatusChange | None = None,
     actor: Actor,
@@ -97,11 +98,11 @@ def purchase_record(
     destination, an order's new status, and the organisation marked as having work
     due. Dispatch is queued after commit. Outcomes follow `events`' order.
 
-    `destination_ids` are the organisation's active destinations when the caller read
-    them with the installation (`ingest_source`); otherwise they are read here. With
-    `source_version` (the installation row as text when read), nothing is written
-    unless the installation and the destinations are still as read: `SourceChanged`.
+    Deliveries go to the destinations read with the source. From a remembered source,
+    nothing is written unless its installation and destinations are still as read:
+    `SourceChanged` (see `catalog_integrations.sources`).
     """
+    installation = source.installation
     now = now or timezone.now()
     result = RecordResult(outcomes=[RecordOutcome(ERROR)] * len(events))
     # Events naming a user that does not exist are refused before anything is
@@ -116,13 +117,11 @@ def purchase_record(
         else:
             accepted.append(index)
     if events and not accepted and status_change is None:
-        if source_version is not None:
+        if source.remembered:
             # Nothing to write, so nothing checks the caller's source: it reads afresh.
             raise SourceChanged(str(installation.pk))
         return result
 
-    if destination_ids is None:
-        destination_ids = active_destination_ids()
     parents = _parents(installation, events)
     candidates: dict[tuple[str, str], Purchase] = {}
     positions: dict[tuple[str, str], list[int]] = {}
@@ -134,14 +133,12 @@ def purchase_record(
             candidates[key] = _purchase_from(event, installation, parents.get(event.order_id), now)
     # Sorted by unique key: racing writers then wait on each other in the same order.
     ordered = [candidates[key] for key in sorted(candidates)]
-    deliveries = _deliveries_for(organisation, ordered, destination_ids, now)
+    deliveries = _deliveries_for(organisation, ordered, source.destination_ids, now)
 
     kept = receipt and receipt_row(installation=installation, receipt=receipt, now=now)
-    guard = _Guard(source_version, destination_ids) if source_version is not None else None
     written = _write(
         organisation=organisation,
-        installation=installation,
-        guard=guard,
+        source=source,
         receipt=kept,
         purchases=ordered,
         deliveries=deliveries,
@@ -204,14 +201,6 @@ def _deliveries_for(
 
 
 @dataclass(frozen=True)
-class _Guard:
-    """What the caller read: the installation row as text, and the active destinations."""
-
-    version: str
-    destination_ids: Sequence
-
-
-@dataclass(frozen=True)
 class _Written:
     guard_held: bool
     duplicate_delivery: bool
@@ -224,8 +213,7 @@ class _Written:
 def _write(
     *,
     organisation: Organisation,
-    installation: Installation,
-    guard: _Guard | None,
+    source: IngestSource,
     receipt: WebhookReceipt | None,
     purchases: list[Purchase],
     deliveries: list[Delivery],
@@ -235,9 +223,9 @@ def _write(
 
     Each step runs only if the one before it wrote: no purchase without a new receipt,
     no delivery without its new purchase, no work due without a delivery. The order's
-    status changes only with a new receipt. Foreign keys are checked at commit. With a
-    `guard`, nothing at all is written unless the installation's row and the active
-    destinations are still as the caller read them (`guard_held` says whether they were).
+    status changes only with a new receipt. Foreign keys are checked at commit. From a
+    remembered source, nothing at all is written unless the installation's row and the
+    active destinations are still as read (`guard_held` says whether they were).
 
     A purchase whose shopper has a platform id but no user is matched here through the
     installation's identities, in the statement's snapshot, and its held deliveries go
@@ -247,15 +235,19 @@ def _write(
     quote = connection.ops.quote_name
     steps, params = [], []
 
-    if guard is not None:
-        installations = quote(Installation._meta.db_table)
+    installation = source.installation
+    if source.remembered:
         steps.append(
-            f"guard AS (SELECT FROM {installations} AS i WHERE i.id = %s AND i::text = %s "  # noqa: S608
-            f"AND ARRAY(SELECT id FROM {installations} WHERE integration = ANY(%s) "
-            "AND is_active ORDER BY id) = %s::uuid[])"
+            f"guard AS (SELECT FROM {quote(Installation._meta.db_table)} AS i "  # noqa: S608
+            "WHERE i.id = %s AND i::text = %s "
+            f"AND ARRAY({ACTIVE_DESTINATION_IDS_SQL}) = %s::uuid[])"
         )
-        destination_keys = [integration.key for integration in destinations()]
-        params += [installation.pk, guard.version, destination_keys, list(guard.destination_ids)]
+        params += [
+            installation.pk,
+            source.version,
+            destination_keys(),
+            list(source.destination_ids),
+        ]
     else:
         steps.append("guard AS (SELECT)")
 

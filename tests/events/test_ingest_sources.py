@@ -5,6 +5,7 @@ changes it behind the memory (no cache is cleared) and sends the next one.
 """
 
 import json
+from dataclasses import replace
 
 import pytest
 from django.test.utils import override_settings
@@ -210,17 +211,16 @@ def test_an_api_source_disabled_behind_the_memory_is_not_found(acme):
 
 
 def _record_paid_sample(org, shop, *, source_version: str | None = None):
-    """The paid sample recorded directly, checked against `source_version` (by default
-    the installation as it is read now)."""
+    """The paid sample recorded directly from a remembered source, checked against
+    `source_version` (by default the installation as it is read now)."""
     body, _ = sample("orders-paid")
     event = parse_order(json.loads(body), event_id="evt-direct")
     with tenant_context(org.organisation):
         source = ingest_source(str(shop.pk), "shopify", fresh=True)
+        remembered = replace(source, version=source_version or source.version, remembered=True)
         return purchase_record(
             organisation=org.organisation,
-            installation=source.installation,
-            destination_ids=source.destination_ids,
-            source_version=source.version if source_version is None else source_version,
+            source=remembered,
             events=[event],
             receipt=RawReceipt(topic="orders/paid", body=body, webhook_id="direct"),
             actor=ACTOR,

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 
 from accounts.actors import Actor
+from catalog_integrations.sources import ingest_source
 from events.ingest import PurchaseEvent
 from events.models import Customer, Identity, Purchase
 from events.services.purchases import purchase_record
@@ -51,7 +52,7 @@ def _event(key: str) -> PurchaseEvent:
 def _record(org, installation, keys: list[str]) -> None:
     purchase_record(
         organisation=org.organisation,
-        installation=installation,
+        source=ingest_source(str(installation.pk), "api", fresh=True),
         events=[_event(key) for key in keys],
         actor=ACTOR,
     )
