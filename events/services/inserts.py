@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
+import orjson
 from django.db import connection
 from django.db.models import AutoField, BigAutoField
 from psycopg.types.json import Jsonb
@@ -129,5 +130,10 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} does not go through json_rows.")
 
 
-def _dumps(value) -> str:
-    return json.dumps(value, default=_json_default)
+def _dumps(value) -> bytes:
+    """The rows as JSON text: orjson's (a tenth of the standard library's time), and the
+    standard library's for what orjson refuses, an integer beyond 64 bits say."""
+    try:
+        return orjson.dumps(value, default=_json_default)
+    except TypeError:
+        return json.dumps(value, default=_json_default).encode()

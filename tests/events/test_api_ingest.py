@@ -382,3 +382,20 @@ def test_acmes_key_on_a_borealis_installation_is_refused(acme, borealis):
 
     assert response.status_code == 401
     assert _rows(borealis, Purchase) == []
+
+
+def test_an_integer_beyond_64_bits_in_properties_is_kept_exactly(acme):
+    installation, key = api_install(acme)
+    big = 2**64 + 1
+    body = (
+        b'{"event_id": "big", "amount": "1.00", "currency": "USD",'
+        b' "occurred_at": "2025-01-01T00:00:00Z", "properties": {"visits": '
+        + str(big).encode()
+        + b', "ratio": 0.5}}'
+    )
+
+    response = post_purchases(acme.client(), installation, key, body)
+
+    assert response.status_code == 201
+    [purchase] = _rows(acme, Purchase)
+    assert purchase.properties == {"visits": big, "ratio": 0.5}

@@ -176,7 +176,19 @@ def _structure(schema: str) -> dict[str, set]:
             [f"{schema}.", schema],
         )
         indexes = set(cursor.fetchall())
-    return {"columns": columns, "constraints": constraints, "indexes": indexes}
+        cursor.execute(
+            "SELECT c.relname, c.reloptions, a.attname, a.attstorage FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+            "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'",
+            [schema],
+        )
+        storage = {(t, tuple(o or ()), column, kind) for t, o, column, kind in cursor.fetchall()}
+    return {
+        "columns": columns,
+        "constraints": constraints,
+        "indexes": indexes,
+        "storage": storage,
+    }
 
 
 def test_a_new_organisation_is_an_exact_copy_of_the_base_schema(provisioned):
@@ -192,6 +204,8 @@ def test_a_new_organisation_is_an_exact_copy_of_the_base_schema(provisioned):
     assert copy["columns"] == original["columns"]
     assert copy["constraints"] == original["constraints"]
     assert copy["indexes"] == original["indexes"]
+    assert copy["storage"] == original["storage"]
+    assert ("events_webhookreceipt", ("toast_tuple_target=8160",), "body", "e") in copy["storage"]
     assert len(original["constraints"]) > 50
     assert len(original["indexes"]) > 50
 
