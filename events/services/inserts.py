@@ -75,9 +75,15 @@ def values_rows(model, objs: list, *, alias: str) -> tuple[str, str, list]:
 def select_list(model, alias: str, overrides: dict[str, str]) -> str:
     """The insertable columns of `model` read from `alias`, in insert order, with some
     columns given as SQL expressions instead (`overrides`, by column name)."""
+    return _select_list(model, alias, tuple(overrides.items()))
+
+
+@cache
+def _select_list(model, alias: str, overrides: tuple) -> str:
     quote = connection.ops.quote_name
+    chosen = dict(overrides)
     return ", ".join(
-        overrides.get(f.column, f"{alias}.{quote(f.column)}") for f in insertable_fields(model)
+        chosen.get(f.column, f"{alias}.{quote(f.column)}") for f in insertable_fields(model)
     )
 
 

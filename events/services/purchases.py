@@ -239,7 +239,7 @@ def _write(
     if source.remembered:
         steps.append(
             f"guard AS (SELECT FROM {quote(Installation._meta.db_table)} AS i "  # noqa: S608
-            "WHERE i.id = %s AND i::text = %s "
+            "WHERE i.id = %s AND i.xmin = %s::xid "
             f"AND ARRAY({ACTIVE_DESTINATION_IDS_SQL}) = %s::uuid[])"
         )
         params += [

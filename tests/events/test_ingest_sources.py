@@ -232,7 +232,7 @@ def test_a_stale_source_version_raises_and_writes_nothing_at_all(acme):
     mixpanel_install(acme)
 
     with pytest.raises(SourceChanged):
-        _record_paid_sample(acme, shop, source_version="stale")
+        _record_paid_sample(acme, shop, source_version="1")
 
     assert _stored(acme) == (0, 0, 0)
     assert not WorkDue.objects.filter(organisation=acme.organisation).exists()
