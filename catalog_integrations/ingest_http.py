@@ -8,6 +8,7 @@ is an `ApplicationError`, so the API answers it in its one error body.
 import json
 from decimal import Decimal
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
@@ -61,14 +62,15 @@ def json_parse(body: bytes, *, exact_decimals: bool = False):
     """The parsed body; 400 for anything that is not JSON (NaN and Infinity included).
 
     With `exact_decimals`, JSON numbers with a fraction are read as `Decimal`, never
-    through a float.
+    through a float, by the standard library. Without, orjson reads the body in under
+    half the time; its integers are 64-bit, so a larger one comes back as a float,
+    which no Shopify id is (money comes as strings there). orjson also refuses a lone
+    surrogate or a byte order mark, which are then a 400 too.
     """
     try:
-        return json.loads(
-            body,
-            parse_constant=_no_constants,
-            parse_float=Decimal if exact_decimals else float,
-        )
+        if not exact_decimals:
+            return orjson.loads(body)
+        return json.loads(body, parse_constant=_no_constants, parse_float=Decimal)
     except (ValueError, RecursionError):
         raise ApplicationError(
             detail="The body is not valid JSON.", code="malformed_json", status=400

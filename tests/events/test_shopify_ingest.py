@@ -58,7 +58,8 @@ def test_orders_paid_sample_records_the_purchase_it_describes(acme):
     response = post_sample(acme.client(), shop, "orders-paid")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "recorded"}
+    assert response.content == b'{"status": "recorded"}'
+    assert response["Content-Type"] == "application/json; charset=utf-8"
     [purchase] = _rows(acme, Purchase)
     assert purchase.installation_id == shop.pk
     assert purchase.kind == "purchase"
@@ -630,6 +631,28 @@ def test_malformed_json_is_a_400(acme):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "The body is not valid JSON.", "code": "malformed_json"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 1, "note": "\\ud800"}',
+        b'{"id": 1, "total_price": NaN}',
+        b'{"id": 1, "total_price": 1e400}',
+        b"[" * 2000 + b"]" * 2000,
+        b'\xef\xbb\xbf{"id": 1}',
+    ],
+    ids=["lone-surrogate", "nan", "infinity", "too-deep", "byte-order-mark"],
+)
+def test_json_that_cannot_be_stored_exactly_is_a_400_and_nothing_is_kept(acme, body):
+    shop = shopify_install(acme)
+
+    response = _signed(shop, acme.client(), body)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The body is not valid JSON.", "code": "malformed_json"}
+    with tenant_context(acme.organisation):
+        assert (WebhookReceipt.objects.count(), Purchase.objects.count()) == (0, 0)
 
 
 def test_a_body_that_is_not_json_content_is_a_415(acme):
