@@ -13,6 +13,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from uuid import UUID
 
 from django.db import connection
@@ -46,7 +47,13 @@ _remembered: dict = {}
 
 def destination_keys() -> list[str]:
     """The keys of the integrations that are destinations (`mixpanel`, ...)."""
-    return [destination.key for destination in destinations()]
+    return list(_destination_keys())
+
+
+@cache
+def _destination_keys() -> tuple[str, ...]:
+    # The registry discovers its packages once per process.
+    return tuple(destination.key for destination in destinations())
 
 
 class SourceChanged(Exception):

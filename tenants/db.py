@@ -14,7 +14,6 @@ The cursor is wrapped like any Django cursor: errors are Django's, and query cap
 
 from contextlib import contextmanager
 
-import psycopg
 from django.db import connection
 from django.db.backends.utils import CursorDebugWrapper
 
@@ -27,11 +26,10 @@ class _DebugWrapper(CursorDebugWrapper):
 
 @contextmanager
 def prepared_cursor():
-    # Opening a Django cursor connects, runs the health check and sets the search path.
-    with connection.cursor():
-        pass
-    with psycopg.Cursor(connection.connection) as raw:
+    def wrap(raw):
         if connection.queries_logged:
-            yield _DebugWrapper(raw, connection)
-        else:
-            yield connection.make_cursor(raw)
+            return _DebugWrapper(raw, connection)
+        return connection.make_cursor(raw)
+
+    with connection.server_binding_cursor(wrap) as cursor:
+        yield cursor

@@ -13,6 +13,7 @@
 
 import select
 
+import psycopg
 from django_tenants.postgresql_backend import base
 
 
@@ -33,6 +34,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return
         super()._handle_search_path(cursor)
         self._search_path_on_wire = self.search_path_set_schemas
+
+    def server_binding_cursor(self, wrap):
+        """A psycopg cursor that binds on the server, wrapped by `wrap` and readied as
+        Django readies its own cursors: health check, connection, this organisation's
+        search path (set on it only when the wire has another)."""
+        self.close_if_health_check_failed()
+        self.ensure_connection()
+        self.validate_thread_sharing()
+        with self.wrap_database_errors:
+            cursor = wrap(psycopg.Cursor(self.connection))
+        self._handle_search_path(cursor)
+        return cursor
 
     def close(self):
         self._search_path_on_wire = None
