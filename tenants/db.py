@@ -31,5 +31,5 @@ def prepared_cursor():
             return _DebugWrapper(raw, connection)
         return connection.make_cursor(raw)
 
-    with connection.server_binding_cursor(wrap) as cursor:
-        yield cursor
+    # Not closed after use: the connection keeps it (see `server_binding_cursor`).
+    yield connection.server_binding_cursor(wrap)

@@ -48,28 +48,10 @@ def insertable_fields(model) -> tuple:
 
 
 @cache
-def _typed_row(model) -> tuple[str, str]:
-    """The quoted column list, and one row of placeholders cast to the columns' types
-    (worked out once per model: asking each field its type cost more than the insert)."""
-    fields = insertable_fields(model)
+def _columns(model) -> str:
+    """The quoted column list of an insert (worked out once per model)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    return columns, row
-
-
-def values_rows(model, objs: list, *, alias: str) -> tuple[str, str, list]:
-    """`objs` as a typed row source for `INSERT ... SELECT`.
-
-    Returns the quoted column list, `(VALUES (...), ...) AS alias(columns)` with each
-    value cast to its column's type (a bare VALUES list has no types of its own), and
-    the parameters, prepared by each field as `Model.save()` would.
-    """
-    fields = insertable_fields(model)
-    columns, row = _typed_row(model)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
-    source = f"(VALUES {', '.join([row] * len(objs))}) AS {alias}({columns})"
-    return columns, source, params
+    return ", ".join(quote(f.column) for f in insertable_fields(model))
 
 
 def select_list(model, alias: str, overrides: dict[str, str]) -> str:
@@ -87,7 +69,7 @@ def _select_list(model, alias: str, overrides: tuple) -> str:
     )
 
 
-def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
+def json_rows(model, objs: list, *, alias: str, leave_out: tuple = ()) -> tuple[str, str, Jsonb]:
     """`objs` as a row source for `INSERT ... SELECT` that is one parameter, whatever
     the number of rows and columns.
 
@@ -99,14 +81,17 @@ def json_rows(model, objs: list, *, alias: str) -> tuple[str, str, Jsonb]:
     per value is converted again on every call.
 
     Values are the instances' own attributes, as the service set them (fields that
-    fill themselves in on save, `auto_now` and the like, do so here); nothing binary.
+    fill themselves in on save, `auto_now` and the like, do so here); nothing binary:
+    the columns in `leave_out` (a binary one, say) are read as NULL, for the caller to
+    select from a parameter of their own.
     """
-    columns, _ = _typed_row(model)
+    columns = _columns(model)
     plan = _json_plan(model)
     rows = [
         {
             column: field.pre_save(o, True) if field is not None else o.__dict__[attname]
             for column, attname, field in plan
+            if column not in leave_out
         }
         for o in objs
     ]

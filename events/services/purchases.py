@@ -49,7 +49,7 @@ from .deliveries import (
     deliveries_build,
     dispatch_after_commit,
 )
-from .inserts import json_rows, select_list, values_rows
+from .inserts import json_rows, select_list
 from .receipts import receipt_row
 
 logger = logging.getLogger(__name__)
@@ -200,6 +200,11 @@ def _deliveries_for(
     return built
 
 
+# The statement texts `_write` has built: one per combination of its optional steps.
+_STATEMENTS: dict[str, str] = {}
+_STATEMENT_SHAPES = 2**6
+
+
 @dataclass(frozen=True)
 class _Written:
     guard_held: bool
@@ -252,13 +257,15 @@ def _write(
         steps.append("guard AS (SELECT)")
 
     if receipt is not None:
-        columns, rows, values = values_rows(WebhookReceipt, [receipt], alias="r")
+        # The body goes as bytes of its own, prepared by its field (compressed).
+        columns, rows, values = json_rows(WebhookReceipt, [receipt], alias="r", leave_out=("body",))
+        chosen = select_list(WebhookReceipt, "r", {"body": "%s"})
         steps.append(
             f"receipt AS (INSERT INTO {quote(WebhookReceipt._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT * FROM {rows} WHERE EXISTS (SELECT FROM guard) "
+            f"SELECT {chosen} FROM {rows} WHERE EXISTS (SELECT FROM guard) "
             "ON CONFLICT DO NOTHING RETURNING 1 AS new)"
         )
-        params += values
+        params += [_BODY_FIELD.get_db_prep_save(receipt.body, connection), values]
     else:
         steps.append("receipt AS (SELECT 1 AS new WHERE EXISTS (SELECT FROM guard))")
 
@@ -357,6 +364,11 @@ def _write(
         "ARRAY(SELECT id FROM purchase), (SELECT count(*) FROM status), "
         "ARRAY(SELECT DISTINCT destination_id FROM delivery WHERE distinct_id IS NOT NULL)"
     )
+    # One text object per shape: psycopg then keeps the types it worked out for the
+    # parameters the last time the same cursor ran the same text.
+    if len(_STATEMENTS) > _STATEMENT_SHAPES:
+        _STATEMENTS.clear()
+    sql = _STATEMENTS.setdefault(sql, sql)
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         guard_held, receipt_new, inserted, status_updated, released_to = cursor.fetchone()
@@ -440,6 +452,7 @@ def _in_shop_money(event: PurchaseEvent, parent: Purchase) -> tuple[Decimal, str
     return converted, parent.currency
 
 
+_BODY_FIELD = WebhookReceipt._meta.get_field("body")
 # What `Purchase.amount` holds (20 digits, 6 of them decimals).
 _AMOUNT_FIELD = Purchase._meta.get_field("amount")
 _LARGEST_AMOUNT = Decimal(10) ** (_AMOUNT_FIELD.max_digits - _AMOUNT_FIELD.decimal_places)

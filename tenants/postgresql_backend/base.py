@@ -20,6 +20,7 @@ from django_tenants.postgresql_backend import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         self._search_path_on_wire = None
+        self._server_binding_cursor = None
         super().__init__(*args, **kwargs)
 
     def _handle_search_path(self, cursor=None):
@@ -36,19 +37,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._search_path_on_wire = self.search_path_set_schemas
 
     def server_binding_cursor(self, wrap):
-        """A psycopg cursor that binds on the server, wrapped by `wrap` and readied as
-        Django readies its own cursors: health check, connection, this organisation's
-        search path (set on it only when the wire has another)."""
+        """The connection's psycopg cursor that binds on the server, wrapped by `wrap`
+        and readied as Django readies its own cursors: health check, connection, this
+        organisation's search path (set on it only when the wire has another). The
+        caller leaves it open."""
         self.close_if_health_check_failed()
         self.ensure_connection()
         self.validate_thread_sharing()
-        with self.wrap_database_errors:
-            cursor = wrap(psycopg.Cursor(self.connection))
+        raw = self._server_binding_cursor
+        if raw is None or raw.closed or raw.connection is not self.connection:
+            # One per connection, kept open: psycopg remembers on a cursor how it
+            # sent the parameters of the text it ran last.
+            with self.wrap_database_errors:
+                raw = self._server_binding_cursor = psycopg.Cursor(self.connection)
+        cursor = wrap(raw)
         self._handle_search_path(cursor)
         return cursor
 
     def close(self):
         self._search_path_on_wire = None
+        self._server_binding_cursor = None
         super().close()
 
     # Forgotten after the rollback, not before: getting the cursor that sends it sets

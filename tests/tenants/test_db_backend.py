@@ -206,3 +206,25 @@ def test_a_row_written_after_a_rolled_back_savepoint_lands_in_the_current_organi
             found[schema] = cursor.fetchone()[0]
     in_acme, in_borealis = found["acme"], found["borealis"]
     assert (in_borealis, in_acme) == (1, 0)
+
+
+# The server-binding cursor ----------------------------------------------------------------
+
+
+def test_a_connection_keeps_one_server_binding_cursor_until_it_closes(second):
+    second.set_schema_to_public()
+
+    first = second.server_binding_cursor(second.make_cursor)
+    first.execute("SELECT %s::int", [1])
+    again = second.server_binding_cursor(second.make_cursor)
+    again.execute("SELECT %s::int", [2])
+    answered = again.fetchone()
+    second.close()
+    fresh = second.server_binding_cursor(second.make_cursor)
+    fresh.execute("SELECT %s::int", [3])
+
+    assert again.cursor is first.cursor
+    assert answered == (2,)
+    assert fresh.cursor is not first.cursor
+    assert fresh.fetchone() == (3,)
+    assert isinstance(fresh.cursor, psycopg.Cursor)
