@@ -31,11 +31,14 @@ _TABLE = Installation._meta.db_table
 ACTIVE_DESTINATION_IDS_SQL = (
     f"SELECT id FROM {_TABLE} WHERE integration = ANY(%s) AND is_active ORDER BY id"  # noqa: S608
 )
-# The installation a URL names, the row's version (`xmin`, the transaction that wrote
-# it: every update writes a new row version, so any change changes it) and the
-# organisation's active destinations, in one round trip.
+# The installation row's version: every update writes a new row version, stamped with
+# the transaction that wrote it (`xmin`) and that transaction's command (`cmin`), so
+# any change, even a second one in the transaction that read the row, changes it.
+ROW_VERSION_SQL = "(i.xmin::text || ':' || i.cmin::text)"
+# The installation a URL names, its version and the organisation's active
+# destinations, in one round trip.
 _SOURCE_SQL = (
-    f"SELECT {', '.join(f'i.{f.column}' for f in _INSTALLATION_FIELDS)}, i.xmin::text, "  # noqa: S608
+    f"SELECT {', '.join(f'i.{f.column}' for f in _INSTALLATION_FIELDS)}, {ROW_VERSION_SQL}, "  # noqa: S608
     f"ARRAY({ACTIVE_DESTINATION_IDS_SQL}) FROM {_TABLE} AS i "
     "WHERE i.id = %s AND i.integration = %s"
 )
@@ -67,7 +70,7 @@ class IngestSource:
     installation: Installation
     # Enabled destination installations (paused ones included), by id.
     destination_ids: tuple
-    # The installation row's version when it was read (its `xmin`, as text).
+    # The installation row's version when it was read (see `ROW_VERSION_SQL`).
     version: str
     remembered: bool = False
 

@@ -27,6 +27,7 @@ from accounts.errors import FieldError
 from catalog_integrations.models import Installation
 from catalog_integrations.sources import (
     ACTIVE_DESTINATION_IDS_SQL,
+    ROW_VERSION_SQL,
     IngestSource,
     SourceChanged,
     destination_keys,
@@ -244,7 +245,7 @@ def _write(
     if source.remembered:
         steps.append(
             f"guard AS (SELECT FROM {quote(Installation._meta.db_table)} AS i "  # noqa: S608
-            "WHERE i.id = %s AND i.xmin = %s::xid "
+            f"WHERE i.id = %s AND {ROW_VERSION_SQL} = %s "
             f"AND ARRAY({ACTIVE_DESTINATION_IDS_SQL}) = %s::uuid[])"
         )
         params += [

@@ -88,6 +88,23 @@ def test_a_source_disabled_behind_the_memory_is_not_found_and_nothing_is_written
     assert _stored(acme) == (1, 1, 1)
 
 
+def test_a_source_changed_twice_by_one_transaction_is_seen_changed_the_second_time(acme):
+    # The whole test is one transaction: both updates write row versions with its id.
+    shop, _ = _remembered_shop(acme)
+    with tenant_context(acme.organisation):
+        Installation.objects.filter(pk=shop.pk).update(name="Renamed")
+    # Read afresh (the first update changed the row) and remembered again.
+    assert _order(acme, shop, 2).json() == {"status": "recorded"}
+    with tenant_context(acme.organisation):
+        Installation.objects.filter(pk=shop.pk).update(is_active=False)
+
+    response = _order(acme, shop, 3)
+
+    assert response.status_code == 404
+    assert response.json() == NOT_FOUND
+    assert _stored(acme) == (2, 2, 2)
+
+
 def test_a_deleted_source_is_not_found_and_nothing_is_written(acme):
     shop, _ = _remembered_shop(acme)
     with tenant_context(acme.organisation):
